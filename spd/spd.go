@@ -51,8 +51,8 @@ type Selector struct {
 
 // Flow is the 5-tuple of one packet. Ports are zero for protocols without them.
 type Flow struct {
-	Src, Dst       netip.Addr
-	Proto          uint8
+	Src, Dst         netip.Addr
+	Proto            uint8
 	SrcPort, DstPort uint16
 }
 
