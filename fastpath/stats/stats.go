@@ -29,6 +29,10 @@ const (
 	PuntFull               // punt ring to the slow path full
 	TTLExceeded            // TTL or hop limit ran out while forwarding
 	TxFull                 // the output port could not take the frame
+	NotIP                  // frame is neither IPv4 nor IPv6 (ARP, LLDP, ...)
+	UnknownVLAN            // 802.1Q tag that is not the interface's
+	Reassembly             // fragment addressed to the gateway (not reassembled)
+	NoBuffer               // no free buffer for a fragment or an ICMP error
 	NumReasons
 )
 
@@ -50,6 +54,10 @@ var reasonNames = [NumReasons]string{
 	PuntFull:        "punt_full",
 	TTLExceeded:     "ttl_exceeded",
 	TxFull:          "tx_full",
+	NotIP:           "not_ip",
+	UnknownVLAN:     "unknown_vlan",
+	Reassembly:      "reassembly",
+	NoBuffer:        "no_buffer",
 }
 
 // String is the reason's name as show, JSON and metrics print it.
