@@ -47,3 +47,10 @@ type PortInfo struct {
 	MTU   int
 	Queue int
 }
+
+// Finite is implemented by ports whose input ends: capture files, memory
+// ports that do not loop. A worker whose ports are all Finite is drained
+// when every one is exhausted and a poll finds nothing more to do.
+type Finite interface {
+	Exhausted() bool
+}

@@ -1,0 +1,88 @@
+package fastpath
+
+import (
+	"maps"
+	"net"
+	"net/netip"
+)
+
+// MAC is an Ethernet address as the fast path writes it.
+type MAC [6]byte
+
+// MACFrom converts a parsed hardware address; ok is false unless it is a
+// 6-byte Ethernet address.
+func MACFrom(hw net.HardwareAddr) (m MAC, ok bool) {
+	if len(hw) != 6 {
+		return m, false
+	}
+	return MAC(hw), true
+}
+
+func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
+
+// Neighbor is one resolved next hop: on an interface, an IP address and the
+// MAC address to send to.
+type Neighbor struct {
+	Iface int
+	Addr  netip.Addr
+	MAC   MAC
+}
+
+type neighKey struct {
+	iface int
+	addr  netip.Addr
+}
+
+// Neighbors is the neighbour (ARP/ND) table the fast path writes Ethernet
+// headers from. It is immutable: the slow path builds a new one (With) and
+// swaps it in with Engine.SetNeighbors while workers read the old one, so
+// the read side takes no lock. In pcap mode it holds the configuration's
+// static neighbours; with AF_XDP the slow path feeds it from the kernel's
+// neighbour table over netlink.
+type Neighbors struct {
+	m map[neighKey]MAC
+}
+
+// NewNeighbors builds a table; a later entry for the same interface and
+// address replaces an earlier one.
+func NewNeighbors(ns []Neighbor) *Neighbors {
+	t := &Neighbors{m: make(map[neighKey]MAC, len(ns))}
+	for _, n := range ns {
+		t.m[neighKey{n.Iface, n.Addr.Unmap()}] = n.MAC
+	}
+	return t
+}
+
+// With returns a copy of the table with add inserted or replaced and del
+// removed (del by interface and address; its MAC is ignored).
+func (t *Neighbors) With(add, del []Neighbor) *Neighbors {
+	n := &Neighbors{m: maps.Clone(t.m)}
+	if n.m == nil {
+		n.m = map[neighKey]MAC{}
+	}
+	for _, d := range del {
+		delete(n.m, neighKey{d.Iface, d.Addr.Unmap()})
+	}
+	for _, a := range add {
+		n.m[neighKey{a.Iface, a.Addr.Unmap()}] = a.MAC
+	}
+	return n
+}
+
+// Lookup returns the MAC of addr on interface iface.
+func (t *Neighbors) Lookup(iface int, addr netip.Addr) (MAC, bool) {
+	m, ok := t.m[neighKey{iface, addr}]
+	return m, ok
+}
+
+// Len is the number of entries.
+func (t *Neighbors) Len() int { return len(t.m) }
+
+// All lists the entries, for show.
+func (t *Neighbors) All() []Neighbor {
+	out := make([]Neighbor, 0, len(t.m))
+	for k, m := range t.m {
+		out = append(out, Neighbor{Iface: k.iface, Addr: k.addr, MAC: m})
+	}
+	return out
+}
