@@ -60,7 +60,6 @@ type meta struct {
 	length int    // IP packet length
 }
 
-
 // ethernet holds the link-layer fields of a received frame.
 type ethernet struct {
 	hdrLen    int    // 14, or 18 with an 802.1Q tag
