@@ -204,3 +204,33 @@ func (t Transform) String() string {
 	}
 	return s
 }
+
+// Validate checks that the transform is one this package implements: a
+// known cipher with an allowed key size and a known integrity algorithm,
+// and no separate integrity algorithm with a combined-mode (AEAD) cipher.
+func (t Transform) Validate() error {
+	switch t.Cipher {
+	case CipherNone, CipherDES, Cipher3DES, CipherNull, CipherAESCBC,
+		CipherAESGCM16, CipherAESGMAC, CipherChaCha20Poly1305:
+	default:
+		return fmt.Errorf("crypto: unsupported cipher %s", t.Cipher)
+	}
+	if allowed := t.Cipher.KeyBitsAllowed(); allowed != nil {
+		ok := false
+		for _, b := range allowed {
+			ok = ok || b == t.KeyBits
+		}
+		if !ok {
+			return fmt.Errorf("crypto: %s does not take a %d-bit key", t.Cipher, t.KeyBits)
+		}
+	} else if t.KeyBits != 0 && t.KeyBits != 8*(t.Cipher.KeyLen(0)-t.Cipher.SaltLen()) {
+		return fmt.Errorf("crypto: %s has a fixed key size, not %d bits", t.Cipher, t.KeyBits)
+	}
+	if t.Integ != IntegNone && t.Integ.KeyLen() == 0 {
+		return fmt.Errorf("crypto: unsupported integrity algorithm %s", t.Integ)
+	}
+	if t.Cipher.AEAD() && t.Integ != IntegNone {
+		return fmt.Errorf("crypto: %s is a combined-mode cipher and takes no integrity algorithm", t.Cipher)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package crypto
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding"
+	"encoding/binary"
+	"hash"
+)
+
+// hashKind indexes the hash functions behind the integrity algorithms.
+type hashKind uint8
+
+const (
+	hashMD5 hashKind = iota
+	hashSHA1
+	hashSHA256
+	hashSHA384
+	hashSHA512
+	numHashKinds
+)
+
+var hashNew = [numHashKinds]func() hash.Hash{md5.New, sha1.New, sha256.New, sha512.New384, sha512.New}
+
+func (i Integ) hash() (hashKind, bool) {
+	switch i {
+	case IntegHMACMD5_96:
+		return hashMD5, true
+	case IntegHMACSHA1_96:
+		return hashSHA1, true
+	case IntegHMACSHA256_128:
+		return hashSHA256, true
+	case IntegHMACSHA384_192:
+		return hashSHA384, true
+	case IntegHMACSHA512_256:
+		return hashSHA512, true
+	}
+	return 0, false
+}
+
+// hmacKey is an HMAC key reduced at SA install to the hash states after
+// absorbing K^ipad and K^opad (RFC 2104 §4), so a packet costs only the
+// blocks of its own data plus one outer block. It is immutable and shared by
+// every worker; per-packet hash state lives in the caller's scratch.
+type hmacKey struct {
+	kind   hashKind
+	icvLen int
+	// Marshalled standard-library states, restored into a scratch hash per
+	// packet (UnmarshalBinary copies; it does not allocate).
+	inner, outer []byte
+}
+
+func newHMACKey(integ Integ, key []byte) (hmacKey, error) {
+	kind, ok := integ.hash()
+	if !ok {
+		return hmacKey{}, errUnsupported("integrity algorithm", integ.String())
+	}
+	if len(key) != integ.KeyLen() {
+		return hmacKey{}, errKeyLen("integrity", integ.KeyLen(), len(key))
+	}
+	h := hashNew[kind]()
+	bs := h.BlockSize()
+	pad := make([]byte, bs)
+	copy(pad, key) // RFC 4868 and 2403/2404 keys are never longer than a block
+	k := hmacKey{kind: kind, icvLen: integ.ICVLen()}
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	h.Write(pad)
+	k.inner, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
+	h.Reset()
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	h.Write(pad)
+	k.outer, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
+	clear(pad)
+	return k, nil
+}
+
+// sumRef writes the truncated HMAC of msg followed by the ESN tail (when esn)
+// into icv, using the standard library's hash in sc.
+func (k *hmacKey) sumRef(sc *scratch, icv, msg []byte, esn bool, seqHi uint32) {
+	h := sc.hash(k.kind)
+	u := h.(encoding.BinaryUnmarshaler)
+	u.UnmarshalBinary(k.inner)
+	h.Write(msg)
+	if esn {
+		binary.BigEndian.PutUint32(sc.seqHi[:], seqHi)
+		h.Write(sc.seqHi[:])
+	}
+	d := h.Sum(sc.digest[:0])
+	u.UnmarshalBinary(k.outer)
+	h.Write(d)
+	d = h.Sum(sc.digest[:0])
+	copy(icv, d[:k.icvLen])
+}

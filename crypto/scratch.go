@@ -1,0 +1,36 @@
+package crypto
+
+import (
+	"hash"
+	"sync"
+)
+
+// scratch is the per-call working memory of a batch: hash states, nonces
+// and digests that must not live in the shared, immutable SA state. A batch
+// takes one from a pool and returns it, so the cost is per batch, not per
+// packet, and nothing is allocated in the steady state.
+type scratch struct {
+	hashes [numHashKinds]hash.Hash
+	digest [64]byte
+	icv    [32]byte
+	seqHi  [4]byte
+	nonce  [12]byte
+	aad    [12]byte
+	ctr    [16]byte
+	buf    []byte // AES-GMAC AAD with ESN
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(sc *scratch) { scratchPool.Put(sc) }
+
+func (sc *scratch) hash(k hashKind) hash.Hash {
+	h := sc.hashes[k]
+	if h == nil {
+		h = hashNew[k]()
+		sc.hashes[k] = h
+	}
+	return h
+}
