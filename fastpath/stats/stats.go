@@ -33,6 +33,7 @@ const (
 	UnknownVLAN            // 802.1Q tag that is not the interface's
 	Reassembly             // fragment addressed to the gateway (not reassembled)
 	NoBuffer               // no free buffer for a fragment or an ICMP error
+	OtherHost              // frame addressed to another station's MAC
 	NumReasons
 )
 
@@ -58,6 +59,7 @@ var reasonNames = [NumReasons]string{
 	UnknownVLAN:     "unknown_vlan",
 	Reassembly:      "reassembly",
 	NoBuffer:        "no_buffer",
+	OtherHost:       "other_host",
 }
 
 // String is the reason's name as show, JSON and metrics print it.
