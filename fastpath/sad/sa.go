@@ -232,7 +232,7 @@ type SA struct {
 	seqMax   uint64
 	life     Lifetime // with defaults applied
 	created  time.Time
-	ttl      uint8
+	hdr      TunnelHeader
 	overhead int // worst-case bytes added to an inner packet
 
 	// Bundles (AH+ESP transform sets): the ESP SA is inner, the AH SA
@@ -270,14 +270,16 @@ func New(cfg Config, workers int) (*SA, error) {
 	if cfg.Direction > Outbound || cfg.Mode > Transport || cfg.DF > DFClear || cfg.ECN > ECNCompat || cfg.DSCP > 63 {
 		return nil, cfgErr("SA %d: bad direction, mode, DF, DSCP or ECN setting", cfg.SPI)
 	}
-	sa := &SA{cfg: cfg, created: cfg.Created, ttl: cfg.OuterTTL}
+	sa := &SA{cfg: cfg, created: cfg.Created, hdr: TunnelHeader{
+		DF: cfg.DF, DSCPSet: cfg.DSCPSet, DSCP: cfg.DSCP, ECN: cfg.ECN, TTL: cfg.OuterTTL, FlowLabel: cfg.FlowLabel,
+	}}
 	sa.cfg.CipherKey, sa.cfg.IntegKey = nil, nil
 	sa.cfg.Selectors = append([]spd.Selector(nil), cfg.Selectors...)
 	if sa.created.IsZero() {
 		sa.created = time.Now()
 	}
-	if sa.ttl == 0 {
-		sa.ttl = 64
+	if sa.hdr.TTL == 0 {
+		sa.hdr.TTL = 64
 	}
 	var err error
 	switch cfg.Protocol {
@@ -423,8 +425,18 @@ func (sa *SA) Window() *replay.Window { return sa.window }
 // ESN reports 64-bit extended sequence numbers.
 func (sa *SA) ESN() bool { return sa.cfg.ESN }
 
-// OuterTTL is the TTL or hop limit of tunnel headers.
-func (sa *SA) OuterTTL() uint8 { return sa.ttl }
+// TunnelHeader is how the encrypt node fills a tunnel's outer header.
+type TunnelHeader struct {
+	DF        DFMode
+	DSCPSet   bool
+	DSCP      uint8
+	ECN       ECNMode
+	TTL       uint8
+	FlowLabel bool
+}
+
+// TunnelHeader returns the outer-header settings, defaults applied.
+func (sa *SA) TunnelHeader() TunnelHeader { return sa.hdr }
 
 // Outer is the AH SA applied outside this ESP SA in a bundle, or nil.
 func (sa *SA) Outer() *SA { return sa.outer }

@@ -1,0 +1,423 @@
+package ipsec
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"ipsecgw/crypto"
+	"ipsecgw/fastpath/sad"
+	"ipsecgw/fastpath/stats"
+	"ipsecgw/packet"
+	"ipsecgw/spd"
+)
+
+// Decryptor is the inbound IPsec node of one worker. It is not safe for
+// concurrent use; each worker has its own.
+type Decryptor struct {
+	db     *sad.DB
+	worker int
+	vec    int
+
+	// Events are the lifetime limits SAs reached during the last Process
+	// call, for the engine to punt to the slow path.
+	Events []sad.Event
+
+	gs    groups
+	meta  []inMeta
+	ops   []crypto.Op
+	ahOps []crypto.AHOp
+	saved [][maxIPHeader]byte // headers whose mutable fields AH zeroes
+	icv   [][maxICV]byte      // received AH ICVs
+}
+
+// maxICV is the largest AH ICV: HMAC-SHA-512-256.
+const maxICV = 32
+
+// inMeta is what the stages of one vector remember about a packet.
+type inMeta struct {
+	l        l3      // outer IP header; hlen is where the IPsec header starts
+	cur      *sad.SA // the SA the packet is being processed with (drops count here)
+	sa       *sad.SA // the SA whose policy applies (ESP, or AH alone)
+	ah       *sad.SA // the AH SA, when the packet came through AH
+	seq      uint64  // ESP sequence number
+	ahSeq    uint64
+	op       int16 // index in ops, -1: none
+	aop      int16 // index in ahOps, -1: none
+	g        [2]int16
+	udp      uint8 // 8 with NAT-T
+	ahLen    uint8
+	outerTOS uint8
+	size     uint32 // cleartext length, for lifetimes and counters
+}
+
+// NewDecryptor returns the decrypt node of worker (its index in the SAs'
+// counters), looking SAs up in db, for vectors of up to vector packets;
+// Process splits longer ones.
+func NewDecryptor(db *sad.DB, worker, vector int) *Decryptor {
+	return &Decryptor{
+		db:     db,
+		worker: worker,
+		vec:    vector,
+		Events: make([]sad.Event, 0, 2*vector),
+		gs:     newGroups(2 * vector),
+		meta:   make([]inMeta, vector),
+		ops:    make([]crypto.Op, 0, vector),
+		ahOps:  make([]crypto.AHOp, 0, vector),
+		saved:  make([][maxIPHeader]byte, vector),
+		icv:    make([][maxICV]byte, vector),
+	}
+}
+
+// Process verifies and decapsulates a vector of IPsec packets addressed to
+// this gateway: IP packets whose payload is ESP, AH, or UDP to port 4500
+// carrying ESP. On return verdicts[i] is stats.None, pkts[i] holds the inner
+// IP packet (tunnel mode) or the packet without its IPsec headers
+// (transport mode), and sas[i] is the SA whose policy it passed; or
+// verdicts[i] is the reason to drop it and sas[i] is nil (the SA's counters
+// already have the drop when an SA was found; the caller counts it globally
+// and frees the buffer). Events holds the lifetime limits crossed.
+func (n *Decryptor) Process(pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.Reason) {
+	n.Events = n.Events[:0]
+	tab := n.db.Table()
+	for len(pkts) > 0 {
+		k := min(len(pkts), n.vec)
+		n.process(tab, pkts[:k], sas[:k], verdicts[:k])
+		pkts, sas, verdicts = pkts[k:], sas[k:], verdicts[k:]
+	}
+}
+
+func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.Reason) {
+	gs := &n.gs
+	gs.reset()
+	meta := n.meta[:len(pkts)]
+
+	// Outer headers, SA lookup and the replay check that needs no ICV; AH
+	// packets get their mutable fields zeroed and join the AH batch, ESP
+	// packets the ESP batch.
+	for i, b := range pkts {
+		m := &meta[i]
+		*m = inMeta{op: -1, aop: -1, g: [2]int16{-1, -1}}
+		sas[i] = nil
+		verdicts[i] = n.parse(tab, b, m)
+	}
+
+	// AH first (it is outside ESP in a bundle): verify, update the window,
+	// strip; ESP found inside joins the ESP batch.
+	crypto.AHOpenBatch(n.ahOps)
+	for i, b := range pkts {
+		if m := &meta[i]; m.aop >= 0 {
+			copy(b.Bytes(), n.saved[m.aop][:m.l.hlen]) // restore mutable fields
+			if verdicts[i] == stats.None {
+				verdicts[i] = n.afterAH(b, m)
+			}
+		}
+	}
+
+	crypto.OpenBatch(n.ops)
+	for i, b := range pkts {
+		if verdicts[i] != stats.None {
+			continue
+		}
+		m := &meta[i]
+		if m.op >= 0 {
+			verdicts[i] = n.afterESP(b, m)
+		}
+		if verdicts[i] == stats.None {
+			verdicts[i] = decap(b, m)
+		}
+		if verdicts[i] == stats.None {
+			m.g[0] = gs.index(m.sa)
+			if m.ah != nil && m.ah != m.sa {
+				m.g[1] = gs.index(m.ah)
+			}
+			for _, gi := range m.g {
+				if gi >= 0 {
+					gs.g[gi].n++
+					gs.g[gi].by += uint64(m.size)
+				}
+			}
+		}
+	}
+
+	// Lifetimes (of verified, decapsulated packets) and counters.
+	gs.reserve(&n.Events)
+	for i := range pkts {
+		m := &meta[i]
+		if verdicts[i] == stats.None {
+			ok := true
+			for _, gi := range m.g {
+				if gi >= 0 {
+					ok = gs.g[gi].charge.Admit(uint64(m.size)) && ok
+				}
+			}
+			if ok {
+				for _, gi := range m.g {
+					if gi >= 0 {
+						gs.g[gi].okPk++
+						gs.g[gi].okBy += uint64(m.size)
+					}
+				}
+				sas[i] = m.sa
+				continue
+			}
+			verdicts[i] = stats.LifetimeExpired
+		}
+		if m.cur != nil {
+			m.cur.Drop(n.worker, verdicts[i], 1)
+		}
+	}
+	gs.count(n.worker)
+	n.ops = n.ops[:0]
+	n.ahOps = n.ahOps[:0]
+}
+
+// parse reads the outer header, finds the SA and queues the packet for AH
+// or ESP verification.
+func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason {
+	l, plen, ok := parseL3(b.Bytes(), true)
+	if !ok {
+		return stats.Malformed
+	}
+	b.SetLen(plen) // drop link-layer padding
+	f := b.Bytes()
+	switch {
+	case l.frag:
+		return stats.Reassembly // the engine reassembles; fragments never reach us whole
+	case l.ver == 4 && l.hlen != ipv4HeaderLen:
+		return stats.IPOptions
+	}
+	m.l, m.outerTOS = l, tos(f)
+	var dst netip.Addr
+	if l.ver == 4 {
+		dst = netip.AddrFrom4([4]byte(f[16:20]))
+	} else {
+		dst = netip.AddrFrom16([16]byte(f[24:40]))
+	}
+	off, proto := l.hlen, sad.Protocol(l.nh)
+	switch l.nh {
+	case protoUDP:
+		// RFC 3948: UDP to port 4500 whose payload does not start with
+		// the zero non-ESP marker (IKE) and is more than a keepalive.
+		if off+udpHeaderLen+espHeaderLen > len(f) || binary.BigEndian.Uint16(f[off+2:]) != portNATT ||
+			binary.BigEndian.Uint32(f[off+udpHeaderLen:]) == 0 {
+			return stats.Malformed
+		}
+		m.udp = udpHeaderLen
+		off += udpHeaderLen
+		proto = sad.ESP
+	case protoESP:
+		if off+espHeaderLen > len(f) {
+			return stats.Malformed
+		}
+	case protoAH:
+		if off+ahFixedLen > len(f) {
+			return stats.Malformed
+		}
+	default:
+		return stats.Malformed
+	}
+	spi := off
+	if proto == sad.AH {
+		spi += 4 // after next header, length and reserved
+	}
+	sa := tab.Lookup(binary.BigEndian.Uint32(f[spi:]), dst, proto)
+	if sa == nil || sa.Dead() {
+		return stats.NoSA
+	}
+	m.cur = sa
+	if on, _, _ := sa.UDPEncap(); on != (m.udp != 0) {
+		return stats.PolicyMismatch // NAT-T must be used exactly when the SA says so
+	}
+	if proto == sad.AH {
+		return n.queueAH(b, sa, m)
+	}
+	return n.queueESP(b, sa, m)
+}
+
+// queueESP checks the replay window and queues the ESP packet at
+// m.l.hlen+m.udp for decryption.
+func (n *Decryptor) queueESP(b *packet.Buf, sa *sad.SA, m *inMeta) stats.Reason {
+	if sa.Outer() != nil && m.ah == nil {
+		return stats.PolicyMismatch // the bundle's policy requires AH outside
+	}
+	pkt := b.Bytes()[m.l.hlen+int(m.udp):]
+	esp := sa.ESP()
+	if !esp.ValidLen(len(pkt)) {
+		return stats.Malformed
+	}
+	seq, ok := sa.Window().Check(binary.BigEndian.Uint32(pkt[4:]))
+	if !ok {
+		return stats.Replay
+	}
+	m.sa, m.seq = sa, seq
+	m.op = int16(len(n.ops))
+	n.ops = append(n.ops, crypto.Op{SA: esp, Pkt: pkt, SeqHi: uint32(seq >> 32)})
+	return stats.None
+}
+
+// queueAH checks the AH header and the replay window, saves the ICV and
+// the header, zeroes the mutable fields (RFC 4302 §3.3.3.1) and queues the
+// packet for verification.
+func (n *Decryptor) queueAH(b *packet.Buf, sa *sad.SA, m *inMeta) stats.Reason {
+	f := b.Bytes()
+	off := m.l.hlen
+	a := f[off:]
+	ah := sa.AH()
+	ahLen := (int(a[1]) + 2) * 4
+	if ahLen != ahFixedLen+ah.ICVFieldLen(m.l.ver == 6) || off+ahLen > len(f) || off > maxIPHeader {
+		return stats.Malformed
+	}
+	seq, ok := sa.Window().Check(binary.BigEndian.Uint32(a[8:]))
+	if !ok {
+		return stats.Replay
+	}
+	k := len(n.ahOps)
+	copy(n.saved[k][:], f[:off])
+	if !zeroMutable(f[:off], m.l.ver) {
+		copy(f, n.saved[k][:off])
+		return stats.Malformed
+	}
+	// The ICV proper is zeroed; padding behind it stays in the ICV input
+	// (RFC 4302 §2.6, as Linux computes it).
+	icv := a[ahFixedLen : ahFixedLen+ah.ICVLen()]
+	copy(n.icv[k][:], icv)
+	clear(icv)
+	m.ah, m.ahSeq, m.ahLen = sa, seq, uint8(ahLen)
+	m.aop = int16(k)
+	n.ahOps = append(n.ahOps, crypto.AHOp{SA: ah, Msg: f, ICV: n.icv[k][:ah.ICVLen()], SeqHi: uint32(seq >> 32)})
+	return stats.None
+}
+
+// afterAH finishes a verified AH packet: window update, AH removed, and
+// for a bundle the ESP inside queued.
+func (n *Decryptor) afterAH(b *packet.Buf, m *inMeta) stats.Reason {
+	if !n.ahOps[m.aop].OK {
+		return stats.AuthFailed
+	}
+	if !m.ah.Window().Update(m.ahSeq) {
+		return stats.Replay
+	}
+	f := b.Bytes()
+	off, ahLen := m.l.hlen, int(m.ahLen)
+	nh := f[off]
+	copy(f[ahLen:ahLen+off], f[:off])
+	b.TrimFront(ahLen)
+	f = b.Bytes()
+	f[m.l.nhPos] = nh
+	m.l.nh = nh
+	setLength(f, &m.l, len(f))
+	inner := m.ah.Inner()
+	if inner == nil {
+		m.sa = m.ah
+		return stats.None
+	}
+	if nh != protoESP || off+espHeaderLen > len(f) || binary.BigEndian.Uint32(f[off:]) != inner.SPI() {
+		return stats.PolicyMismatch // the bundle's policy requires its ESP SA inside
+	}
+	if inner.Dead() {
+		return stats.NoSA
+	}
+	m.cur = inner
+	return n.queueESP(b, inner, m)
+}
+
+// afterESP finishes a decrypted ESP packet: window update, padding check
+// (RFC 4303 §2.4, the default monotonic pattern), and ESP removed.
+func (n *Decryptor) afterESP(b *packet.Buf, m *inMeta) stats.Reason {
+	op := &n.ops[m.op]
+	if !op.OK {
+		return stats.AuthFailed
+	}
+	sa := m.sa
+	if !sa.Window().Update(m.seq) {
+		return stats.Replay
+	}
+	esp := sa.ESP()
+	pkt := op.Pkt
+	end := len(pkt) - esp.ICVLen()
+	padLen, nh := int(pkt[end-2]), pkt[end-1]
+	start := esp.HeaderLen()
+	if start+padLen+2 > end {
+		return stats.BadPadding
+	}
+	for j, v := range pkt[end-2-padLen : end-2] {
+		if v != byte(j+1) {
+			return stats.BadPadding
+		}
+	}
+	if nh == protoNoNext {
+		return stats.Malformed // a dummy packet (RFC 4303 §2.6): discarded
+	}
+	b.TrimBack(padLen + 2 + esp.ICVLen())
+	off := m.l.hlen
+	hdr := int(m.udp) + start
+	if sa.Mode() == sad.Tunnel {
+		if nh != protoIPv4 && nh != protoIPv6 {
+			return stats.PolicyMismatch // not a tunnelled packet
+		}
+		b.TrimFront(off + hdr)
+		m.l.nh = nh
+		return stats.None
+	}
+	f := b.Bytes()
+	copy(f[hdr:hdr+off], f[:off])
+	b.TrimFront(hdr)
+	f = b.Bytes()
+	f[m.l.nhPos] = nh
+	m.l.nh = nh
+	setLength(f, &m.l, len(f))
+	return stats.None
+}
+
+// decap finishes tunnel mode (outer header gone, inner header checked,
+// RFC 6040 ECN combination) and checks the packet against the SA's policy
+// (RFC 4301 §5.2).
+func decap(b *packet.Buf, m *inMeta) stats.Reason {
+	sa := m.sa
+	if sa.Mode() == sad.Tunnel {
+		if m.op < 0 { // AH alone: the outer header is still there
+			if m.l.nh != protoIPv4 && m.l.nh != protoIPv6 {
+				return stats.PolicyMismatch
+			}
+			b.TrimFront(m.l.hlen)
+		}
+		f := b.Bytes()
+		l, plen, ok := parseL3(f, true)
+		if !ok || (l.ver == 4) != (m.l.nh == protoIPv4) {
+			return stats.Malformed
+		}
+		b.SetLen(plen) // TFC padding (RFC 4303 §2.7) ends here
+		inner := tos(f)
+		ecn, ok := decapECN(m.outerTOS&3, inner&3)
+		if !ok {
+			return stats.Malformed // CE outside a not-ECT packet (RFC 6040 §4.2)
+		}
+		if ecn != inner&3 {
+			setTOS(f, inner&^3|ecn)
+		}
+	}
+	fl, ok := flow(b.Bytes())
+	if !ok {
+		return stats.Malformed
+	}
+	if !permitted(sa.Selectors(), &fl) {
+		return stats.PolicyMismatch
+	}
+	m.size = uint32(b.Len())
+	return stats.None
+}
+
+// permitted reports whether an inbound packet's flow falls inside one of
+// the SA's selectors, which are written in the outbound direction.
+func permitted(sels []spd.Selector, fl *spd.Flow) bool {
+	if len(sels) == 0 {
+		return true
+	}
+	r := fl.Reverse()
+	for i := range sels {
+		if sels[i].Match(&r) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,261 @@
+package ipsec
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"ipsecgw/spd"
+)
+
+// IP protocol numbers and header sizes the nodes use.
+const (
+	protoIPv4   = 4
+	protoTCP    = 6
+	protoUDP    = 17
+	protoIPv6   = 41
+	protoESP    = 50
+	protoAH     = 51
+	protoNoNext = 59
+
+	ext6HopByHop = 0
+	ext6Routing  = 43
+	ext6Fragment = 44
+	ext6DestOpts = 60
+
+	ipv4HeaderLen = 20
+	ipv6HeaderLen = 40
+	udpHeaderLen  = 8
+	espHeaderLen  = 8
+	ahFixedLen    = 12
+
+	portNATT = 4500
+
+	// maxIPHeader bounds the IP header plus the extension headers in
+	// front of an IPsec header that the nodes handle (and save for AH).
+	maxIPHeader = 128
+	maxExt6     = 8
+)
+
+// checksum is the Internet checksum (RFC 1071) of b.
+func checksum(b []byte) uint16 {
+	var s uint32
+	for ; len(b) >= 2; b = b[2:] {
+		s += uint32(b[0])<<8 | uint32(b[1])
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return ^uint16(s)
+}
+
+// setIPv4Checksum recomputes the header checksum of the IPv4 header h.
+func setIPv4Checksum(h []byte) {
+	h[10], h[11] = 0, 0
+	binary.BigEndian.PutUint16(h[10:], checksum(h))
+}
+
+// tos is the IPv4 TOS byte or IPv6 traffic class of an IP header: DSCP in
+// the high six bits, ECN in the low two.
+func tos(h []byte) uint8 {
+	if h[0]>>4 == 4 {
+		return h[1]
+	}
+	return h[0]<<4 | h[1]>>4
+}
+
+// setTOS writes the TOS byte or traffic class, keeping an IPv4 header's
+// checksum right by recomputing it.
+func setTOS(h []byte, v uint8) {
+	if h[0]>>4 == 4 {
+		h[1] = v
+		setIPv4Checksum(h[:ipv4HeaderLen+int(h[0]&0x0f-5)*4])
+		return
+	}
+	h[0] = h[0]&0xf0 | v>>4
+	h[1] = h[1]&0x0f | v<<4
+}
+
+// ECN codepoints (RFC 3168).
+const (
+	notECT = 0
+	ect1   = 1
+	ect0   = 2
+	ce     = 3
+)
+
+// decapECN combines the outer and inner ECN fields at a tunnel egress (RFC
+// 6040 §4.2, Figure 4). ok is false for the one combination that must be
+// dropped: congestion experienced outside a packet whose sender does not
+// understand ECN.
+func decapECN(outer, inner uint8) (ecn uint8, ok bool) {
+	switch {
+	case inner == notECT:
+		return notECT, outer != ce
+	case outer == ce:
+		return ce, true
+	case inner == ect0 && outer == ect1:
+		return ect1, true
+	}
+	return inner, true
+}
+
+// l3 locates the headers of an IP packet the nodes rewrite.
+type l3 struct {
+	ver   uint8
+	hlen  int // IP header plus extension headers in front of the payload
+	nhPos int // offset of the next-header byte that names the payload
+	nh    uint8
+	frag  bool // IPv4 fragment or IPv6 fragment header seen
+}
+
+// parseL3 checks an IP packet's fixed header against the frame (trimming
+// nothing) and finds where the payload the IPsec header goes in front of (or
+// is found at) begins: after the IPv4 header, or after the IPv6 hop-by-hop,
+// routing and fragment headers and destination options that precede a
+// routing header (RFC 4303 §3.1.1). Received packets may carry destination
+// options before the IPsec header too: allOpts walks past them. It returns
+// the packet length the header declares; ok is false for a malformed header.
+func parseL3(f []byte, allOpts bool) (l l3, plen int, ok bool) {
+	if len(f) < 1 {
+		return l, 0, false
+	}
+	switch f[0] >> 4 {
+	case 4:
+		if len(f) < ipv4HeaderLen {
+			return l, 0, false
+		}
+		l.ver = 4
+		l.hlen = int(f[0]&0x0f) * 4
+		plen = int(binary.BigEndian.Uint16(f[2:]))
+		if l.hlen < ipv4HeaderLen || plen < l.hlen || plen > len(f) {
+			return l, 0, false
+		}
+		l.nhPos, l.nh = 9, f[9]
+		l.frag = binary.BigEndian.Uint16(f[6:])&0x3fff != 0
+		return l, plen, true
+	case 6:
+		if len(f) < ipv6HeaderLen {
+			return l, 0, false
+		}
+		l.ver = 6
+		plen = ipv6HeaderLen + int(binary.BigEndian.Uint16(f[4:]))
+		if plen > len(f) {
+			return l, 0, false
+		}
+		l.hlen, l.nhPos, l.nh = ipv6HeaderLen, 6, f[6]
+		for range maxExt6 {
+			switch l.nh {
+			case ext6HopByHop, ext6Routing, ext6Fragment, ext6DestOpts:
+			default:
+				return l, plen, true
+			}
+			if l.hlen+8 > plen {
+				return l, 0, false
+			}
+			n := 8
+			if l.nh == ext6Fragment {
+				l.frag = true
+			} else {
+				n = (int(f[l.hlen+1]) + 1) * 8
+			}
+			if l.nh == ext6DestOpts && !allOpts && f[l.hlen] != ext6Routing {
+				return l, plen, true // options for the final destination: inside IPsec
+			}
+			if l.hlen+n > plen {
+				return l, 0, false
+			}
+			l.nhPos, l.nh = l.hlen, f[l.hlen]
+			l.hlen += n
+		}
+		return l, 0, false
+	}
+	return l, 0, false
+}
+
+// setLength writes the length of an IP packet of n bytes with header h
+// (IPv4: total length and checksum; IPv6: payload length).
+func setLength(f []byte, l *l3, n int) {
+	if l.ver == 4 {
+		binary.BigEndian.PutUint16(f[2:], uint16(n))
+		setIPv4Checksum(f[:l.hlen])
+		return
+	}
+	binary.BigEndian.PutUint16(f[4:], uint16(n-ipv6HeaderLen))
+}
+
+// flow extracts the 5-tuple of an inner IP packet for the policy check.
+// Non-initial fragments carry no ports and get zeros.
+func flow(f []byte) (fl spd.Flow, ok bool) {
+	l, plen, ok := parseL3(f, true)
+	if !ok {
+		return fl, false
+	}
+	if l.ver == 4 {
+		fl.Src = netip.AddrFrom4([4]byte(f[12:16]))
+		fl.Dst = netip.AddrFrom4([4]byte(f[16:20]))
+		fl.Proto = l.nh
+		if binary.BigEndian.Uint16(f[6:])&0x1fff != 0 {
+			return fl, true
+		}
+	} else {
+		fl.Src = netip.AddrFrom16([16]byte(f[8:24]))
+		fl.Dst = netip.AddrFrom16([16]byte(f[24:40]))
+		fl.Proto = l.nh
+		if l.frag && fragOffset6(f, plen) != 0 {
+			return fl, true
+		}
+	}
+	if (fl.Proto == protoTCP || fl.Proto == protoUDP) && l.hlen+4 <= plen {
+		fl.SrcPort = binary.BigEndian.Uint16(f[l.hlen:])
+		fl.DstPort = binary.BigEndian.Uint16(f[l.hlen+2:])
+	}
+	return fl, true
+}
+
+// fragOffset6 finds the fragment header of an IPv6 packet and returns its
+// fragment offset.
+func fragOffset6(f []byte, plen int) int {
+	nh, off := f[6], ipv6HeaderLen
+	for range maxExt6 {
+		if off+8 > plen {
+			return 0
+		}
+		switch nh {
+		case ext6Fragment:
+			return int(binary.BigEndian.Uint16(f[off+2:]) >> 3)
+		case ext6HopByHop, ext6Routing, ext6DestOpts:
+			nh, off = f[off], off+(int(f[off+1])+1)*8
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// flowLabel derives an IPv6 flow label for a tunnel from the inner
+// packet's addresses and protocol (RFC 6438), so ECMP paths keep one inner
+// flow together.
+func flowLabel(inner []byte) uint32 {
+	var src, dst []byte
+	var proto byte
+	if inner[0]>>4 == 4 {
+		src, dst, proto = inner[12:16], inner[16:20], inner[9]
+	} else {
+		if lbl := binary.BigEndian.Uint32(inner) & 0xfffff; lbl != 0 {
+			return lbl
+		}
+		src, dst, proto = inner[8:24], inner[24:40], inner[6]
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, b := range src {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	for _, b := range dst {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	h = (h ^ uint32(proto)) * 16777619
+	return (h ^ h>>20) & 0xfffff
+}
