@@ -134,7 +134,8 @@ func (p *parser) feed(l *line) {
 }
 
 // feedText splits IOS text into commands. `!` starts a comment line.
-func (p *parser) feedText(file string, text []byte) {
+// Positions are reported as file:offset+n for the n-th line.
+func (p *parser) feedText(file string, text []byte, offset int) {
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	n := 0
@@ -146,14 +147,14 @@ func (p *parser) feedText(file string, text []byte) {
 			continue
 		}
 		p.feed(&line{
-			pos:      Pos{File: file, Line: n},
+			pos:      Pos{File: file, Line: offset + n},
 			words:    strings.Fields(trimmed),
 			raw:      trimmed,
 			indented: len(trimmed) < len(raw),
 		})
 	}
 	if err := sc.Err(); err != nil {
-		p.d.errorf(Pos{File: file, Line: n + 1}, "reading: %v", err)
+		p.d.errorf(Pos{File: file, Line: offset + n + 1}, "reading: %v", err)
 	}
 }
 
@@ -162,7 +163,7 @@ func (p *parser) feedText(file string, text []byte) {
 func ParseIOS(file string, text []byte) (*Policy, Diagnostics) {
 	d := &diags{}
 	p := newParser(d)
-	p.feedText(file, text)
+	p.feedText(file, text, 0)
 	p.finish()
 	return p.pol, d.list
 }
