@@ -42,7 +42,7 @@ func mayAnswer(orig []byte, m *meta) bool {
 	if !src.IsGlobalUnicast() && !src.IsLinkLocalUnicast() || dst.IsMulticast() {
 		return false
 	}
-	if m.ver == 4 && dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if dst == limitedBroadcast {
 		return false
 	}
 	l4 := int(m.l4)

@@ -24,6 +24,11 @@ func NewMemPort(pool *packet.Pool, frames [][]byte, loop bool) *MemPort {
 	return &MemPort{pool: pool, frames: frames, loop: loop}
 }
 
+// Load replaces the frames to receive and starts over with the first.
+func (p *MemPort) Load(frames [][]byte) {
+	p.frames, p.next = frames, 0
+}
+
 // Receive implements Port.
 func (p *MemPort) Receive(bufs []*packet.Buf) int {
 	n := 0

@@ -1,0 +1,79 @@
+// Package fastpath is the gateway's packet engine: workers that take
+// Ethernet frames from ports (AF_XDP queues, capture files, memory) in
+// batches, classify them, route them, protect or unprotect them with IPsec,
+// and send them out again. It receives its tables from the slow path
+// (package slowpath builds them from the configuration and IKE) and hands
+// the slow path what it cannot handle through lockless rings.
+//
+// # Data flow
+//
+// A worker polls each of its ports for up to a batch of frames (Port.Receive)
+// and runs the batch through these steps, VPP style: each step finishes a
+// packet or passes it on; the IPsec steps gather vectors and run once per
+// vector.
+//
+//	ethernet-input   Ethernet and one 802.1Q tag checked and stripped;
+//	                 non-IP frames dropped (not_ip)
+//	ip-input         IPv4 header checked (version, lengths, checksum;
+//	                 options dropped as ip_options, as IOS's IPsec does),
+//	                 IPv6 extension headers walked to the upper layer;
+//	                 the 5-tuple read
+//	unprotected      cleartext arriving on an interface with a crypto map
+//	                 whose reversed flow a permit line covers is dropped
+//	                 (the guide: it should have arrived protected)
+//	ip-lookup        FIB longest-prefix match: a local route means the
+//	                 packet is for the gateway (local-input), anything
+//	                 else is forwarded
+//	local-input      ESP, AH, and ESP in UDP 4500 → decrypt vector; IKE
+//	                 (UDP 500, UDP 4500 with the non-ESP marker) → punt;
+//	                 NAT-T keepalives counted and dropped; anything else
+//	                 punted as local traffic
+//	decrypt          fastpath/ipsec's Decryptor over the vector: SA by
+//	                 SPI, anti-replay, ICV, decryption, the SA's selectors;
+//	                 inner packets go back to ip-input (no unprotected
+//	                 check: they were protected)
+//	forward          TTL or hop limit (ICMP time exceeded), then the output
+//	                 interface's crypto map: SPD lookup (spd.Table behind a
+//	                 per-worker spd.Cache) → bypass, or protect
+//	protect          the SA bound to the permit rule (CryptoMap); none:
+//	                 ACQUIRE punted for ipsec-isakmp entries, drop no_sa;
+//	                 path MTU: packet + SA overhead over the outside MTU →
+//	                 IPv4 without DF is fragmented before encryption (IOS
+//	                 pre-fragmentation), otherwise ICMP fragmentation
+//	                 needed / packet too big with the effective MTU;
+//	                 → encrypt vector
+//	encrypt          fastpath/ipsec's Encryptor over the vector: outer
+//	                 packets to the peer, routed by the SA's remote address
+//	output           MTU (fragment or ICMP) for cleartext, neighbour
+//	                 lookup (miss: punt, drop no_neighbor), Ethernet header
+//	                 written, frame queued on the output port's TX vector
+//
+// At the end of a poll every port is flushed. Every dropped packet is
+// counted with a stats.Reason on the worker and on the interface it arrived
+// on; drops that concern an SA are counted on the SA as well.
+//
+// # Shared state and per-worker state
+//
+// Tables, Neighbors and the SAD are immutable snapshots behind atomic
+// pointers (see Engine); a worker loads them once per poll. Everything else
+// a worker touches is its own: its buffer pool (packet.Pool), vectors, SPD
+// flow cache, counters (published for readers about once a millisecond),
+// ICMP rate limiter and punt suppression. Per-SA state shared between
+// workers (sequence numbers, replay windows, lifetimes) is atomic in
+// package sad.
+//
+// # Rings
+//
+// Each worker has two single-producer/single-consumer rings (package
+// ring) with the slow path: punt (IKE and local packets, ACQUIREs, neighbour
+// misses, SA lifetime events; full means drop, counted as punt_full) and
+// inject (packets the slow path wants sent, routed by destination; IKE
+// bypasses the crypto maps).
+//
+// # Limits
+//
+// Fragments addressed to the gateway are not reassembled (dropped as
+// reassembly): peers must fragment before encryption, as this gateway does.
+// Non-first fragments of transit traffic classify with ports 0. Flows
+// waiting for an ACQUIRE are dropped, not held.
+package fastpath
