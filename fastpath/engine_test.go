@@ -57,12 +57,12 @@ type saSpec struct {
 }
 
 type gateway struct {
-	eng      *Engine
-	w        *Worker
-	pool     *packet.Pool
-	in, out  *MemPort
-	outSA    *sad.SA // of the IPv4 rule
-	inSA     *sad.SA
+	eng     *Engine
+	w       *Worker
+	pool    *packet.Pool
+	in, out *MemPort
+	outSA   *sad.SA // of the IPv4 rule
+	inSA    *sad.SA
 }
 
 const (
