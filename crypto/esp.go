@@ -44,6 +44,7 @@ type ESP struct {
 	salt   [4]byte
 	ivMask uint64
 	aead   cipher.AEAD
+	gcm    *gcmKey // AES-GCM and AES-GMAC in assembly; nil: use aead
 
 	// CBC ciphers: IV = E(ivKey, 64-bit sequence number || 0), a random
 	// per-SA AES key (the "encrypted counter" IV of RFC 3602 §2 and NIST
@@ -93,6 +94,9 @@ func NewESP(t Transform, cipherKey, integKey []byte, esn bool) (*ESP, error) {
 		}
 		if sa.aead, err = cipher.NewGCM(b); err != nil {
 			return nil, err
+		}
+		if useAVX512 {
+			sa.gcm = newGCMKey(key)
 		}
 	case CipherChaCha20Poly1305:
 		sa.kind = kindAEAD
@@ -229,7 +233,11 @@ func sealBatch(ops []Op, genIV bool) {
 		if genIV {
 			sa.writeIV(sc, op.Pkt, op.SeqHi)
 		}
-		sa.sealRef(sc, op.Pkt, op.SeqHi)
+		if sa.gcm != nil {
+			sa.sealGCM(op.Pkt, op.SeqHi)
+		} else {
+			sa.sealRef(sc, op.Pkt, op.SeqHi)
+		}
 		op.OK = true
 	}
 	if sc != nil {
@@ -246,6 +254,10 @@ func OpenBatch(ops []Op) {
 		sa := op.SA
 		if !sa.ValidLen(len(op.Pkt)) {
 			op.OK = false
+			continue
+		}
+		if sa.gcm != nil {
+			op.OK = sa.openGCM(op.Pkt, op.SeqHi)
 			continue
 		}
 		if sc == nil {

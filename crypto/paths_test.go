@@ -7,5 +7,16 @@ type testPath struct {
 
 // testPaths lists the implementations this machine can run.
 func testPaths() []testPath {
-	return []testPath{{"ref", func() func() { return func() {} }}}
+	use := func(on bool) func() func() {
+		return func() func() {
+			old := useAVX512
+			useAVX512 = on
+			return func() { useAVX512 = old }
+		}
+	}
+	paths := []testPath{{"ref", use(false)}}
+	if hasAVX512 {
+		paths = append(paths, testPath{"avx512", use(true)})
+	}
+	return paths
 }
