@@ -43,6 +43,7 @@ type spec struct {
 	natt     bool
 	window   int
 	selProto uint8             // the selectors' IP protocol (0: any)
+	anySel   bool              // no selectors: any traffic
 	mod      func(*sad.Config) // applied to both directions' configs
 }
 
@@ -84,6 +85,9 @@ func newPair(t testing.TB, s spec) *pair {
 	}
 	for i := range selA {
 		selA[i].Proto = s.selProto
+	}
+	if s.anySel {
+		selA = nil
 	}
 	var selB []spd.Selector
 	var lastKeys [2]sad.Key
