@@ -52,6 +52,9 @@ func NewCache(entries int) *Cache {
 
 // Lookup returns t.Lookup(f), from the cache when f was seen with t.
 func (c *Cache) Lookup(t *Table, f *Flow) int {
+	if t == nil {
+		return NoMatch
+	}
 	var k key
 	fam, ok := makeKey(f, &k)
 	if !ok {
@@ -65,10 +68,12 @@ func (c *Cache) Lookup(t *Table, f *Flow) int {
 	for i := range set {
 		s := &set[i]
 		if s.gen != t.gen {
-			victim = i
+			if victim < 0 {
+				victim = i // fill sets from the first way, where lookups start
+			}
 			continue
 		}
-		if s.k == ck {
+		if s.k[0] == ck[0] && s.k[2] == ck[2] && s.k[4] == ck[4] && s.k[1] == ck[1] && s.k[3] == ck[3] {
 			c.Hits++
 			return int(s.rule)
 		}

@@ -12,6 +12,13 @@
 // within an entry the first matching ACL line decides: permit protects the
 // packet with that entry, deny means "not by this entry" and evaluation goes on
 // with the next entry. A packet no entry permits bypasses IPsec.
+//
+// LinearLookup states these semantics and is the reference. The fast path
+// uses a Table (Compile), a decision structure that answers the same for
+// 100,000 lines in a few hundred nanoseconds without allocating, behind a
+// per-worker Cache of recent flows. Inbound cleartext is checked with
+// LookupReverse. DestinationPrefixes and SourcePrefixes give the XDP program
+// the address ranges the policy can claim at all.
 package spd
 
 import (

@@ -226,8 +226,11 @@ func checkRules(rules []Rule) error {
 
 // Lookup returns the index of the permit line that decides the outbound
 // flow f, or NoMatch if no crypto map entry protects it, with the semantics
-// of LinearLookup.
+// of LinearLookup. A nil Table is an empty policy.
 func (t *Table) Lookup(f *Flow) int {
+	if t == nil {
+		return NoMatch
+	}
 	var k key
 	fam, ok := makeKey(f, &k)
 	if !ok {
@@ -260,9 +263,11 @@ const maxGroups = 4
 
 // lookup walks every tree to its leaf, then scans the leaves' lists merged in
 // rule order. scan[g] holds what is left of tree g's list: every rule before
-// it either lies before the current entry or was tested and did not match.
+// it either lies before the current entry or was tested and did not match;
+// hit[g] says its first rule is known to match.
 func (c *class) lookup(k *key) int {
 	var scan [maxGroups][]uint32
+	var hit [maxGroups]bool
 	for g := 0; g < c.ntrees; g++ {
 		n := &c.nodes[c.roots[g]]
 		for !n.leaf {
@@ -276,13 +281,20 @@ func (c *class) lookup(k *key) int {
 		for g := 0; g < c.ntrees; g++ {
 			l := scan[g]
 			i := 0
+			if hit[g] {
+				if l[0] >= from {
+					best = min(best, l[0])
+					continue
+				}
+				hit[g], i = false, 1
+			}
 			for ; i < len(l); i++ {
 				ri := l[i]
 				if ri >= best {
 					break
 				}
 				if ri >= from && c.rules[ri].match(k) {
-					best = ri
+					best, hit[g] = ri, true
 					break
 				}
 			}

@@ -3,6 +3,7 @@ package spd
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"testing"
 )
@@ -116,6 +117,48 @@ func TestTreeShape(t *testing.T) {
 	}
 	if s.Bytes > 400*len(rules) {
 		t.Errorf("classifier holds %d bytes for %d rules", s.Bytes, len(rules))
+	}
+}
+
+// Policies built to defeat cut trees (prefix lengths spread evenly over
+// 0..32 on both sides with random port ranges; one selector repeated in every
+// entry; the tiny universe, where thousands of rules nest) must stay exact
+// and within the reference budget that bounds build time and memory.
+func TestBuildBounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	n := 20000
+	spread := make([]Rule, n)
+	for i := range spread {
+		addr := func() netip.Prefix {
+			a := netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+			return netip.PrefixFrom(a, rng.IntN(33)).Masked()
+		}
+		lo := uint16(rng.Uint32())
+		spread[i] = Rule{Sel: Selector{Proto: 6, Src: addr(), Dst: addr(), DstPorts: PortMatch{Lo: lo, Hi: lo + uint16(rng.IntN(5000))}},
+			Permit: rng.IntN(2) == 0, Entry: i / 3}
+	}
+	same := make([]Rule, n)
+	for i := range same {
+		same[i] = Rule{Sel: Selector{Src: netip.MustParsePrefix("10.0.0.0/8"), Dst: netip.MustParsePrefix("172.16.0.0/12")},
+			Permit: i == n-1, Entry: i}
+	}
+	for name, rules := range map[string][]Rule{"spread": spread, "same": same, "tiny universe": randomPolicy(rng, n)} {
+		t.Run(name, func(t *testing.T) {
+			tab, err := Compile(rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := tab.Stats()
+			t.Logf("%+v", s)
+			if limit := s.Trees*refSlack + refBudget*len(rules); s.LeafRefs > limit {
+				t.Errorf("leaves hold %d references, budget %d", s.LeafRefs, limit)
+			}
+			flows := make([]Flow, 1000)
+			for i := range flows {
+				flows[i] = randomFlow(rng, rules)
+			}
+			checkSame(t, rules, flows)
+		})
 	}
 }
 
