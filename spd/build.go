@@ -131,10 +131,10 @@ func (c *class) build(all []Rule, idx []int32, v6 bool) Stats {
 	markDecisive(br, c.rules)
 
 	b := &builder{
-		c:        c,
-		rules:    br,
-		width:    dimWidth[fam],
-		memo:     make(map[string]uint32),
+		c:     c,
+		rules: br,
+		width: dimWidth[fam],
+		memo:  make(map[string]uint32),
 	}
 	var groups [maxGroups][]uint32
 	for i := range br {
