@@ -126,15 +126,9 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, v
 			verdicts[i] = decap(b, m)
 		}
 		if verdicts[i] == stats.None {
-			m.g[0] = gs.index(m.sa)
+			m.g[0] = gs.add(m.sa, int(m.size))
 			if m.ah != nil && m.ah != m.sa {
-				m.g[1] = gs.index(m.ah)
-			}
-			for _, gi := range m.g {
-				if gi >= 0 {
-					gs.g[gi].n++
-					gs.g[gi].by += uint64(m.size)
-				}
+				m.g[1] = gs.add(m.ah, int(m.size))
 			}
 		}
 	}
@@ -144,19 +138,8 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, v
 	for i := range pkts {
 		m := &meta[i]
 		if verdicts[i] == stats.None {
-			ok := true
-			for _, gi := range m.g {
-				if gi >= 0 {
-					ok = gs.g[gi].charge.Admit(uint64(m.size)) && ok
-				}
-			}
-			if ok {
-				for _, gi := range m.g {
-					if gi >= 0 {
-						gs.g[gi].okPk++
-						gs.g[gi].okBy += uint64(m.size)
-					}
-				}
+			if gs.admit(m.g, m.size) {
+				gs.ok(m.g, m.size)
 				sas[i] = m.sa
 				continue
 			}
@@ -374,16 +357,19 @@ func (n *Decryptor) afterESP(b *packet.Buf, m *inMeta) stats.Reason {
 // (RFC 4301 §5.2).
 func decap(b *packet.Buf, m *inMeta) stats.Reason {
 	sa := m.sa
-	if sa.Mode() == sad.Tunnel {
-		if m.op < 0 { // AH alone: the outer header is still there
-			if m.l.nh != protoIPv4 && m.l.nh != protoIPv6 {
-				return stats.PolicyMismatch
-			}
-			b.TrimFront(m.l.hlen)
+	if sa.Mode() == sad.Tunnel && m.op < 0 { // AH alone: the outer header is still there
+		if m.l.nh != protoIPv4 && m.l.nh != protoIPv6 {
+			return stats.PolicyMismatch
 		}
-		f := b.Bytes()
-		l, plen, ok := parseL3(f, true)
-		if !ok || (l.ver == 4) != (m.l.nh == protoIPv4) {
+		b.TrimFront(m.l.hlen)
+	}
+	f := b.Bytes()
+	l, plen, ok := parseL3(f, true)
+	if !ok {
+		return stats.Malformed
+	}
+	if sa.Mode() == sad.Tunnel {
+		if (l.ver == 4) != (m.l.nh == protoIPv4) {
 			return stats.Malformed
 		}
 		b.SetLen(plen) // TFC padding (RFC 4303 §2.7) ends here
@@ -396,12 +382,11 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 			setTOS(f, inner&^3|ecn)
 		}
 	}
-	fl, ok := flow(b.Bytes())
-	if !ok {
-		return stats.Malformed
-	}
-	if !permitted(sa.Selectors(), &fl) {
-		return stats.PolicyMismatch
+	if sels := sa.Selectors(); len(sels) != 0 {
+		fl := flow(f, l, plen)
+		if !permitted(sels, &fl) {
+			return stats.PolicyMismatch
+		}
 	}
 	m.size = uint32(b.Len())
 	return stats.None
@@ -410,9 +395,6 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 // permitted reports whether an inbound packet's flow falls inside one of
 // the SA's selectors, which are written in the outbound direction.
 func permitted(sels []spd.Selector, fl *spd.Flow) bool {
-	if len(sels) == 0 {
-		return true
-	}
 	r := fl.Reverse()
 	for i := range sels {
 		if sels[i].Match(&r) {

@@ -90,11 +90,7 @@ func (n *Encryptor) process(pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.
 			continue
 		}
 		m := &meta[i]
-		ok := gs.g[m.g[0]].charge.Admit(uint64(m.size))
-		if m.g[1] >= 0 {
-			ok = gs.g[m.g[1]].charge.Admit(uint64(m.size)) && ok
-		}
-		if !ok {
+		if !gs.admit(m.g, m.size) {
 			verdicts[i] = stats.LifetimeExpired
 			continue
 		}
@@ -174,12 +170,7 @@ func (n *Encryptor) process(pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.
 		if m.udp6 {
 			setUDP6Checksum(b.Bytes(), int(m.udpOff))
 		}
-		for _, gi := range m.g {
-			if gi >= 0 {
-				gs.g[gi].okPk++
-				gs.g[gi].okBy += uint64(m.size)
-			}
-		}
+		gs.ok(m.g, m.size)
 	}
 	n.ahOps = n.ahOps[:0]
 	gs.count(n.worker)
@@ -219,15 +210,9 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 	}
 	m.l = l
 	m.size = uint32(plen)
-	m.g[0] = n.gs.index(sa)
+	m.g[0] = n.gs.add(sa, plen)
 	if sa.Outer() != nil {
-		m.g[1] = n.gs.index(sa.Outer())
-	}
-	for _, gi := range m.g {
-		if gi >= 0 {
-			n.gs.g[gi].n++
-			n.gs.g[gi].by += uint64(plen)
-		}
+		m.g[1] = n.gs.add(sa.Outer(), plen)
 	}
 	return stats.None
 }

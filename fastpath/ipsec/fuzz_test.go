@@ -90,7 +90,7 @@ func FuzzEncrypt(f *testing.F) {
 		want := frame[:plen]
 		sealed := bytes.Clone(bufs[0].Bytes())
 		got, sa, r := p.openOne(sealed)
-		if _, ok := flow(want); !ok && r == stats.Malformed {
+		if _, _, ok := parseL3(want, true); !ok && r == stats.Malformed {
 			return // headers behind the fixed one are broken: tunnel mode carried them, the egress refuses them
 		}
 		if r != stats.None || sa != p.in || !bytes.Equal(got, want) {

@@ -48,6 +48,37 @@ func (gs *groups) index(sa *sad.SA) int16 {
 	return int16(gs.last)
 }
 
+// add counts a packet of size bytes in sa's group and returns the group.
+func (gs *groups) add(sa *sad.SA, size int) int16 {
+	gi := gs.index(sa)
+	g := &gs.g[gi]
+	g.n++
+	g.by += uint64(size)
+	return gi
+}
+
+// admit charges a packet to the lifetimes of its groups (the second one is
+// a bundle's AH SA, or -1) and reports whether both admit it.
+func (gs *groups) admit(g [2]int16, size uint32) bool {
+	ok := gs.g[g[0]].charge.Admit(uint64(size))
+	if g[1] >= 0 {
+		ok = gs.g[g[1]].charge.Admit(uint64(size)) && ok
+	}
+	return ok
+}
+
+// ok counts a packet that made it in its groups.
+func (gs *groups) ok(g [2]int16, size uint32) {
+	a := &gs.g[g[0]]
+	a.okPk++
+	a.okBy += uint64(size)
+	if g[1] >= 0 {
+		b := &gs.g[g[1]]
+		b.okPk++
+		b.okBy += uint64(size)
+	}
+}
+
 // reserve charges every group's packets to its SA's lifetime, reporting the
 // limits crossed as events.
 func (gs *groups) reserve(events *[]sad.Event) {

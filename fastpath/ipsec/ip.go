@@ -36,18 +36,28 @@ const (
 	maxExt6     = 8
 )
 
-// checksum is the Internet checksum (RFC 1071) of b.
+// checksum is the Internet checksum (RFC 1071) of b, summed 32 bits at a
+// time (the ones' complement sum folds the same way from any word size).
 func checksum(b []byte) uint16 {
-	var s uint32
-	for ; len(b) >= 2; b = b[2:] {
-		s += uint32(b[0])<<8 | uint32(b[1])
+	var s uint64
+	for ; len(b) >= 8; b = b[8:] {
+		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
+	}
+	if len(b) >= 4 {
+		s += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		s += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
 	}
 	if len(b) == 1 {
-		s += uint32(b[0]) << 8
+		s += uint64(b[0]) << 8
 	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
+	s = s>>32 + s&0xffffffff
+	s = s>>16 + s&0xffff
+	s = s>>16 + s&0xffff
+	s = s>>16 + s&0xffff
 	return ^uint16(s)
 }
 
@@ -105,10 +115,10 @@ func decapECN(outer, inner uint8) (ecn uint8, ok bool) {
 // l3 locates the headers of an IP packet the nodes rewrite.
 type l3 struct {
 	ver   uint8
-	hlen  int // IP header plus extension headers in front of the payload
-	nhPos int // offset of the next-header byte that names the payload
 	nh    uint8
 	frag  bool // IPv4 fragment or IPv6 fragment header seen
+	hlen  int  // IP header plus extension headers in front of the payload
+	nhPos int  // offset of the next-header byte that names the payload
 }
 
 // parseL3 checks an IP packet's fixed header against the frame (trimming
@@ -186,33 +196,30 @@ func setLength(f []byte, l *l3, n int) {
 	binary.BigEndian.PutUint16(f[4:], uint16(n-ipv6HeaderLen))
 }
 
-// flow extracts the 5-tuple of an inner IP packet for the policy check.
-// Non-initial fragments carry no ports and get zeros.
-func flow(f []byte) (fl spd.Flow, ok bool) {
-	l, plen, ok := parseL3(f, true)
-	if !ok {
-		return fl, false
-	}
+// flow extracts the 5-tuple of an inner IP packet of plen bytes, parsed
+// by parseL3 with allOpts, for the policy check. Non-initial fragments
+// carry no ports and get zeros.
+func flow(f []byte, l l3, plen int) (fl spd.Flow) {
 	if l.ver == 4 {
 		fl.Src = netip.AddrFrom4([4]byte(f[12:16]))
 		fl.Dst = netip.AddrFrom4([4]byte(f[16:20]))
 		fl.Proto = l.nh
 		if binary.BigEndian.Uint16(f[6:])&0x1fff != 0 {
-			return fl, true
+			return fl
 		}
 	} else {
 		fl.Src = netip.AddrFrom16([16]byte(f[8:24]))
 		fl.Dst = netip.AddrFrom16([16]byte(f[24:40]))
 		fl.Proto = l.nh
 		if l.frag && fragOffset6(f, plen) != 0 {
-			return fl, true
+			return fl
 		}
 	}
 	if (fl.Proto == protoTCP || fl.Proto == protoUDP) && l.hlen+4 <= plen {
 		fl.SrcPort = binary.BigEndian.Uint16(f[l.hlen:])
 		fl.DstPort = binary.BigEndian.Uint16(f[l.hlen+2:])
 	}
-	return fl, true
+	return fl
 }
 
 // fragOffset6 finds the fragment header of an IPv6 packet and returns its
