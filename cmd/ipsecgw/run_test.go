@@ -1,0 +1,512 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"ipsecgw/crypto"
+	"ipsecgw/fastpath/stats"
+	"ipsecgw/slowpath"
+)
+
+// End-to-end tests of `ipsecgw run` over capture files: two gateways with
+// mirrored manual SAs, chained through pcap files.
+//
+//	hosts A ─ inside [gw A] outside ══ pcap ══ outside [gw B] inside ─ hosts B
+//
+// Each gateway's crypto map has four ipsec-manual entries, one per
+// combination of inner and outer address family:
+//
+//	10  10.1.1.0/24        -> 10.2.1.0/24         peer IPv4
+//	20  2001:db8:a:2::/64  -> 2001:db8:b:2::/64   peer IPv6
+//	30  10.1.3.0/24        -> 10.2.3.0/24         peer IPv6
+//	40  2001:db8:a:4::/64  -> 2001:db8:b:4::/64   peer IPv4
+//
+// Host A's traffic goes into A's inside pcap; what A writes to its outside
+// pcap is B's outside input; what B writes to its inside pcap must be the
+// original packets, TTL decremented twice, with B's MACs. Then back from B
+// to A.
+
+type gwSide struct {
+	name                  string
+	lan4, lan6            string // prefix of the site's LANs, e.g. "10.1" and "2001:db8:a"
+	out4, out6            string
+	inMAC, outMAC         net.HardwareAddr
+	hostMAC               net.HardwareAddr
+	peerLan4, peerLan6    string
+	peerOut4, peerOut6    string
+	peerOutMAC            net.HardwareAddr
+	spiOutBase, spiInBase uint32
+}
+
+func mac(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }
+
+var sideA = gwSide{
+	name: "a", lan4: "10.1", lan6: "2001:db8:a", out4: "192.0.2.1", out6: "2001:db8:ff::1",
+	inMAC: mac("02:00:00:00:0a:01"), outMAC: mac("02:00:00:00:0a:02"), hostMAC: mac("02:00:00:00:01:10"),
+	peerLan4: "10.2", peerLan6: "2001:db8:b", peerOut4: "192.0.2.2", peerOut6: "2001:db8:ff::2",
+	peerOutMAC: mac("02:00:00:00:0b:02"), spiOutBase: 1000, spiInBase: 2000,
+}
+
+var sideB = gwSide{
+	name: "b", lan4: "10.2", lan6: "2001:db8:b", out4: "192.0.2.2", out6: "2001:db8:ff::2",
+	inMAC: mac("02:00:00:00:0b:01"), outMAC: mac("02:00:00:00:0b:02"), hostMAC: mac("02:00:00:00:02:10"),
+	peerLan4: "10.1", peerLan6: "2001:db8:a", peerOut4: "192.0.2.1", peerOut6: "2001:db8:ff::1",
+	peerOutMAC: mac("02:00:00:00:0a:02"), spiOutBase: 2000, spiInBase: 1000,
+}
+
+// entries are the crypto map entries of the test policy: seq, whether the
+// inner traffic is IPv6, whether the peer is reached over IPv6.
+var entries = []struct {
+	seq            int
+	inner6, outer6 bool
+}{{10, false, false}, {20, true, true}, {30, false, true}, {40, true, false}}
+
+func (s *gwSide) src(seq int, inner6 bool) string { return s.host(seq, inner6, s.lan4, s.lan6) }
+
+func (s *gwSide) dst(seq int, inner6 bool) string { return s.host(seq, inner6, s.peerLan4, s.peerLan6) }
+
+func (s *gwSide) host(seq int, inner6 bool, l4, l6 string) string {
+	if inner6 {
+		return fmt.Sprintf("%s:%d::10", l6, seq/10)
+	}
+	return fmt.Sprintf("%s.%d.10", l4, seq/10)
+}
+
+// sessionKeys derives an SA's keys from the transform and SPI, so both
+// gateways compute the same ones.
+func sessionKeys(tr transformSpec, spi uint32) (cipher, auth, ah string) {
+	rng := rand.New(rand.NewPCG(uint64(spi), 0x1badc0de))
+	hexN := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return hex.EncodeToString(b)
+	}
+	return hexN(tr.cipher.KeyLen(tr.keyBits)), hexN(tr.integ.KeyLen()), hexN(tr.ah.KeyLen())
+}
+
+// transformSpec is an IOS transform set line and what it means.
+type transformSpec struct {
+	words   string
+	cipher  crypto.Cipher
+	keyBits int
+	integ   crypto.Integ
+	ah      crypto.Integ
+}
+
+func (t transformSpec) hasESP() bool { return t.cipher != crypto.CipherNone }
+
+// e2eTransforms covers every cipher and key size, every integrity algorithm
+// for ESP and AH, ESP without encryption, and AH+ESP bundles.
+var e2eTransforms = []transformSpec{
+	{"esp-gcm 128", crypto.CipherAESGCM16, 128, 0, 0},
+	{"esp-gcm 192", crypto.CipherAESGCM16, 192, 0, 0},
+	{"esp-gcm 256", crypto.CipherAESGCM16, 256, 0, 0},
+	{"esp-gmac 128", crypto.CipherAESGMAC, 128, 0, 0},
+	{"esp-gmac 192", crypto.CipherAESGMAC, 192, 0, 0},
+	{"esp-gmac 256", crypto.CipherAESGMAC, 256, 0, 0},
+	{"esp-chacha20-poly1305", crypto.CipherChaCha20Poly1305, 0, 0, 0},
+	{"esp-aes 128 esp-sha-hmac", crypto.CipherAESCBC, 128, crypto.IntegHMACSHA1_96, 0},
+	{"esp-aes 192 esp-sha256-hmac", crypto.CipherAESCBC, 192, crypto.IntegHMACSHA256_128, 0},
+	{"esp-aes 256 esp-sha384-hmac", crypto.CipherAESCBC, 256, crypto.IntegHMACSHA384_192, 0},
+	{"esp-aes 256 esp-sha512-hmac", crypto.CipherAESCBC, 256, crypto.IntegHMACSHA512_256, 0},
+	{"esp-aes esp-md5-hmac", crypto.CipherAESCBC, 128, crypto.IntegHMACMD5_96, 0},
+	{"esp-3des esp-sha-hmac", crypto.Cipher3DES, 0, crypto.IntegHMACSHA1_96, 0},
+	{"esp-des esp-md5-hmac", crypto.CipherDES, 0, crypto.IntegHMACMD5_96, 0},
+	{"esp-null esp-sha256-hmac", crypto.CipherNull, 0, crypto.IntegHMACSHA256_128, 0},
+	{"ah-md5-hmac", crypto.CipherNone, 0, 0, crypto.IntegHMACMD5_96},
+	{"ah-sha-hmac", crypto.CipherNone, 0, 0, crypto.IntegHMACSHA1_96},
+	{"ah-sha256-hmac", crypto.CipherNone, 0, 0, crypto.IntegHMACSHA256_128},
+	{"ah-sha384-hmac", crypto.CipherNone, 0, 0, crypto.IntegHMACSHA384_192},
+	{"ah-sha512-hmac", crypto.CipherNone, 0, 0, crypto.IntegHMACSHA512_256},
+	{"ah-sha256-hmac esp-gcm 256", crypto.CipherAESGCM16, 256, 0, crypto.IntegHMACSHA256_128},
+	{"ah-sha-hmac esp-aes 128 esp-sha-hmac", crypto.CipherAESCBC, 128, crypto.IntegHMACSHA1_96, crypto.IntegHMACSHA1_96},
+}
+
+// policy renders the IOS policy of one gateway.
+func (s *gwSide) policy(tr transformSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hostname gw-%s\ncrypto ipsec transform-set TS %s\n mode tunnel\n", s.name, tr.words)
+	for _, e := range entries {
+		peer := s.peerOut4
+		if e.outer6 {
+			peer = s.peerOut6
+		}
+		fmt.Fprintf(&b, "crypto map vpn %d ipsec-manual\n set peer %s\n set transform-set TS\n match address ACL%d\n", e.seq, peer, e.seq)
+		for _, dir := range []struct {
+			name string
+			spi  uint32
+		}{{"inbound", s.spiInBase + uint32(e.seq)}, {"outbound", s.spiOutBase + uint32(e.seq)}} {
+			c, a, ah := sessionKeys(tr, dir.spi)
+			if tr.ah != crypto.IntegNone {
+				fmt.Fprintf(&b, " set session-key %s ah %d %s\n", dir.name, dir.spi+100, ah)
+			}
+			if tr.hasESP() {
+				fmt.Fprintf(&b, " set session-key %s esp %d", dir.name, dir.spi)
+				if tr.cipher != crypto.CipherNull {
+					fmt.Fprintf(&b, " cipher %s", c)
+				}
+				if tr.integ != crypto.IntegNone {
+					fmt.Fprintf(&b, " authenticator %s", a)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "interface inside\n ip address %s.0.1 255.255.0.0\n ipv6 address %s::1/48\n", s.lan4, s.lan6)
+	fmt.Fprintf(&b, "interface outside\n ip address %s 255.255.255.0\n ipv6 address %s/64\n crypto map vpn\n", s.out4, s.out6)
+	fmt.Fprintf(&b, "ip route %s.0.0 255.255.0.0 %s\nipv6 route %s::/48 %s\n", s.peerLan4, s.peerOut4, s.peerLan6, s.peerOut6)
+	for _, e := range entries {
+		if e.inner6 {
+			fmt.Fprintf(&b, "ipv6 access-list ACL%d\n permit ipv6 %s:%d::/64 %s:%d::/64\n", e.seq, s.lan6, e.seq/10, s.peerLan6, e.seq/10)
+		} else {
+			fmt.Fprintf(&b, "ip access-list extended ACL%d\n permit ip %s.%d.0 0.0.0.255 %s.%d.0 0.0.0.255\n", e.seq, s.lan4, e.seq/10, s.peerLan4, e.seq/10)
+		}
+	}
+	return b.String()
+}
+
+// system renders the system settings: pcap interfaces and neighbours.
+func (s *gwSide) system(policyFile, inIn, inOut, outIn, outOut string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "interfaces:\n")
+	fmt.Fprintf(&b, "  - {name: inside, driver: pcap, mac: %q, pcap_in: %q, pcap_out: %q}\n", s.inMAC, inIn, inOut)
+	fmt.Fprintf(&b, "  - {name: outside, driver: pcap, mac: %q, pcap_in: %q, pcap_out: %q}\n", s.outMAC, outIn, outOut)
+	fmt.Fprintf(&b, "neighbors:\n")
+	for _, e := range entries {
+		fmt.Fprintf(&b, "  - {ip: %q, mac: %q, interface: inside}\n", s.src(e.seq, e.inner6), s.hostMAC)
+	}
+	fmt.Fprintf(&b, "  - {ip: %q, mac: %q, interface: outside}\n", s.peerOut4, s.peerOutMAC)
+	fmt.Fprintf(&b, "  - {ip: %q, mac: %q, interface: outside}\n", s.peerOut6, s.peerOutMAC)
+	fmt.Fprintf(&b, "policy_file: %s\nlog: {level: error}\n", policyFile)
+	return b.String()
+}
+
+// hostTraffic makes frames from side s's hosts to the peer's, for every
+// entry: UDP of several sizes, TCP and ICMP.
+func (s *gwSide) hostTraffic(t *testing.T) [][]byte {
+	var frames [][]byte
+	for _, e := range entries {
+		src, dst := netip.MustParseAddr(s.src(e.seq, e.inner6)), netip.MustParseAddr(s.dst(e.seq, e.inner6))
+		for i, size := range []int{0, 1, 100, 555, 1300} {
+			frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolUDP, uint16(5000+i), size))
+		}
+		frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolTCP, 443, 40))
+		frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolICMPv4, 0, 56))
+	}
+	return frames
+}
+
+func hostFrame(t *testing.T, s *gwSide, src, dst netip.Addr, proto layers.IPProtocol, port uint16, size int) []byte {
+	t.Helper()
+	pl := make([]byte, size)
+	for i := range pl {
+		pl[i] = byte(i*7 + int(port))
+	}
+	eth := &layers.Ethernet{SrcMAC: s.hostMAC, DstMAC: s.inMAC, EthernetType: layers.EthernetTypeIPv4}
+	var ip gopacket.NetworkLayer
+	var ipl gopacket.SerializableLayer
+	if src.Is4() {
+		v4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Id: port}
+		ip, ipl = v4, v4
+	} else {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		if proto == layers.IPProtocolICMPv4 {
+			proto = layers.IPProtocolICMPv6
+		}
+		v6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		ip, ipl = v6, v6
+	}
+	ls := []gopacket.SerializableLayer{eth, ipl}
+	switch proto {
+	case layers.IPProtocolUDP:
+		u := &layers.UDP{SrcPort: layers.UDPPort(port + 30000), DstPort: layers.UDPPort(port)}
+		u.SetNetworkLayerForChecksum(ip)
+		ls = append(ls, u)
+	case layers.IPProtocolTCP:
+		tc := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), SYN: true, Seq: 1, Window: 64240}
+		tc.SetNetworkLayerForChecksum(ip)
+		ls = append(ls, tc)
+	case layers.IPProtocolICMPv4:
+		ls = append(ls, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 7, Seq: 1})
+	case layers.IPProtocolICMPv6:
+		ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}
+		ic.SetNetworkLayerForChecksum(ip)
+		ls = append(ls, ic, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1})
+	}
+	ls = append(ls, gopacket.Payload(pl))
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writePcap(t *testing.T, path string, frames [][]byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, fr := range frames {
+		ci := gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(fr), Length: len(fr)}
+		if err := w.WritePacket(ci, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readPcap(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return out
+		}
+		out = append(out, data)
+	}
+}
+
+// ipPacket returns the IP packet of a frame without Ethernet padding.
+func ipPacket(f []byte) []byte {
+	p := f[14:]
+	if p[0]>>4 == 4 {
+		return p[:int(p[2])<<8|int(p[3])]
+	}
+	return p[:40+(int(p[4])<<8|int(p[5]))]
+}
+
+// forwarded is what a packet looks like after two routers: TTL or hop
+// limit down by two, IPv4 checksum fixed.
+func forwarded(p []byte) []byte {
+	q := append([]byte(nil), p...)
+	if q[0]>>4 == 6 {
+		q[7] -= 2
+		return q
+	}
+	q[8] -= 2
+	q[10], q[11] = 0, 0
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(q[i])<<8 | uint32(q[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	q[10], q[11] = byte(^sum>>8), byte(^sum)
+	return q
+}
+
+// runCLI runs the ipsecgw command line in-process.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.Execute()
+	var ee exitError
+	if err != nil && !errors.As(err, &ee) {
+		fmt.Fprintln(&errb, "ipsecgw:", err)
+	}
+	return out.String(), errb.String(), exitCode(err)
+}
+
+type e2eDir struct {
+	t   *testing.T
+	dir string
+	tr  transformSpec
+}
+
+func (d *e2eDir) path(name string) string { return filepath.Join(d.dir, name) }
+
+// run runs gateway s over the given inputs and returns its snapshot.
+func (d *e2eDir) run(s *gwSide, stage, inIn, outIn string) slowpath.Snapshot {
+	t := d.t
+	t.Helper()
+	pol := d.path("gw-" + s.name + ".cfg")
+	if err := os.WriteFile(pol, []byte(s.policy(d.tr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sys := d.path(fmt.Sprintf("gw-%s-%s.yaml", s.name, stage))
+	prefix := fmt.Sprintf("%s-%s-", s.name, stage)
+	text := s.system(pol, inIn, d.path(prefix+"inside-out.pcap"), outIn, d.path(prefix+"outside-out.pcap"))
+	if err := os.WriteFile(sys, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js := d.path(prefix + "stats.json")
+	stdout, stderr, code := runCLI(t, "run", "-c", sys, "--stats-json", js)
+	if code != 0 {
+		t.Fatalf("gw %s %s: exit %d\n%s\n%s\npolicy:\n%s", s.name, stage, code, stdout, stderr, s.policy(d.tr))
+	}
+	var snap slowpath.Snapshot
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// TestRunPcapManualSAs chains two gateways through capture files for every
+// transform, IPv4 and IPv6 inside and outside, both directions.
+func TestRunPcapManualSAs(t *testing.T) {
+	for _, tr := range e2eTransforms {
+		t.Run(strings.ReplaceAll(tr.words, " ", "_"), func(t *testing.T) {
+			d := &e2eDir{t: t, dir: t.TempDir(), tr: tr}
+			fromA, fromB := sideA.hostTraffic(t), sideB.hostTraffic(t)
+			writePcap(t, d.path("hosts-a.pcap"), fromA)
+			writePcap(t, d.path("hosts-b.pcap"), fromB)
+
+			// A encrypts; B decrypts A's traffic and encrypts its own;
+			// A decrypts B's.
+			snapA1 := d.run(&sideA, "1", d.path("hosts-a.pcap"), "")
+			snapB := d.run(&sideB, "2", d.path("hosts-b.pcap"), d.path("a-1-outside-out.pcap"))
+			snapA2 := d.run(&sideA, "3", "", d.path("b-2-outside-out.pcap"))
+
+			checkWire(t, tr, readPcap(t, d.path("a-1-outside-out.pcap")), fromA, &sideA)
+			checkWire(t, tr, readPcap(t, d.path("b-2-outside-out.pcap")), fromB, &sideB)
+			checkDelivered(t, readPcap(t, d.path("b-2-inside-out.pcap")), fromA, &sideB)
+			checkDelivered(t, readPcap(t, d.path("a-3-inside-out.pcap")), fromB, &sideA)
+
+			n := uint64(len(fromA))
+			for name, c := range map[string]uint64{
+				"A encrypted": snapA1.Global.Encrypted, "B decrypted": snapB.Global.Decrypted,
+				"B encrypted": snapB.Global.Encrypted, "A decrypted": snapA2.Global.Decrypted,
+			} {
+				if c != n {
+					t.Errorf("%s %d packets, want %d", name, c, n)
+				}
+			}
+			for _, s := range []slowpath.Snapshot{snapA1, snapB, snapA2} {
+				if s.Global.DropsTotal != 0 {
+					t.Errorf("drops: %v", nonZero(s.Global.Drops))
+				}
+			}
+			checkSACounters(t, snapB, n/uint64(len(entries)))
+			if len(snapB.Global.Drops) != int(stats.NumReasons)-1 {
+				t.Errorf("stats JSON lists %d drop reasons; want all %d", len(snapB.Global.Drops), stats.NumReasons-1)
+			}
+		})
+	}
+}
+
+func nonZero(m map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// checkSACounters checks that every SA of a gateway that both decrypted
+// and encrypted carried per packets, each in its direction.
+func checkSACounters(t *testing.T, s slowpath.Snapshot, per uint64) {
+	t.Helper()
+	var esp, ah int
+	for _, sa := range s.SAs {
+		if sa.Packets != per {
+			t.Errorf("SA %s %s %s: %d packets, want %d", sa.Direction, sa.Protocol, sa.SPIHex, sa.Packets, per)
+		}
+		if sa.Protocol == "esp" {
+			esp++
+		} else {
+			ah++
+		}
+	}
+	if esp+ah < 2*len(entries) {
+		t.Errorf("%d SAs, want at least %d", esp+ah, 2*len(entries))
+	}
+}
+
+// checkWire checks what a gateway sent to its peer: only IPsec, to the
+// peer, from the gateway, no cleartext payload.
+func checkWire(t *testing.T, tr transformSpec, wire, sent [][]byte, s *gwSide) {
+	t.Helper()
+	if len(wire) != len(sent) {
+		t.Fatalf("gw %s sent %d packets to the peer, want %d", s.name, len(wire), len(sent))
+	}
+	want := layers.IPProtocolESP
+	if tr.ah != crypto.IntegNone {
+		want = layers.IPProtocolAH
+	}
+	for i, f := range wire {
+		if !bytes.Equal(f[0:6], s.peerOutMAC) || !bytes.Equal(f[6:12], s.outMAC) {
+			t.Fatalf("frame %d: Ethernet %x", i, f[:12])
+		}
+		p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
+		var proto layers.IPProtocol
+		var src, dst string
+		switch ip := p.Layers()[1].(type) { // the outer header (AH leaves inner ones decodable)
+		case *layers.IPv4:
+			proto, src, dst = ip.Protocol, ip.SrcIP.String(), ip.DstIP.String()
+		case *layers.IPv6:
+			proto, src, dst = ip.NextHeader, ip.SrcIP.String(), ip.DstIP.String()
+		}
+		if proto != want {
+			t.Fatalf("frame %d: protocol %v, want %v", i, proto, want)
+		}
+		if (src != s.out4 || dst != s.peerOut4) && (src != s.out6 || dst != s.peerOut6) {
+			t.Fatalf("frame %d: %s -> %s is not gateway to peer", i, src, dst)
+		}
+		inner := ipPacket(sent[i])
+		if tr.cipher != crypto.CipherNull && tr.cipher != crypto.CipherAESGMAC && tr.hasESP() && len(inner) > 60 && bytes.Contains(f, inner[len(inner)-40:]) {
+			t.Fatalf("frame %d: cleartext on the wire", i)
+		}
+	}
+}
+
+// checkDelivered checks that the peer's gateway delivered every original
+// packet, in order, TTL down by two, to its host's MAC.
+func checkDelivered(t *testing.T, got, sent [][]byte, s *gwSide) {
+	t.Helper()
+	if len(got) != len(sent) {
+		t.Fatalf("gw %s delivered %d packets, want %d", s.name, len(got), len(sent))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i][0:6], s.hostMAC) || !bytes.Equal(got[i][6:12], s.inMAC) {
+			t.Fatalf("packet %d: Ethernet %x", i, got[i][:12])
+		}
+		if g, w := ipPacket(got[i]), forwarded(ipPacket(sent[i])); !bytes.Equal(g, w) {
+			t.Fatalf("packet %d differs:\n got %x\nwant %x", i, g, w)
+		}
+	}
+}
