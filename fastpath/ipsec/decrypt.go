@@ -2,7 +2,6 @@ package ipsec
 
 import (
 	"encoding/binary"
-	"net/netip"
 
 	"ipsecgw/crypto"
 	"ipsecgw/fastpath/sad"
@@ -170,12 +169,6 @@ func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason
 		return stats.IPOptions
 	}
 	m.l, m.outerTOS = l, tos(f)
-	var dst netip.Addr
-	if l.ver == 4 {
-		dst = netip.AddrFrom4([4]byte(f[16:20]))
-	} else {
-		dst = netip.AddrFrom16([16]byte(f[24:40]))
-	}
 	off, proto := l.hlen, sad.Protocol(l.nh)
 	switch l.nh {
 	case protoUDP:
@@ -203,7 +196,7 @@ func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason
 	if proto == sad.AH {
 		spi += 4 // after next header, length and reserved
 	}
-	sa := tab.Lookup(binary.BigEndian.Uint32(f[spi:]), dst, proto)
+	sa := tab.Lookup(binary.BigEndian.Uint32(f[spi:]), dst(f, l.ver), proto)
 	if sa == nil || sa.Dead() {
 		return stats.NoSA
 	}

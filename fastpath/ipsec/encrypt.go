@@ -200,8 +200,8 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 	}
 	b.SetLen(plen) // drop link-layer padding
 	if sa.Mode() == sad.Transport {
-		// Transport mode protects whole packets between the peers.
-		if l.frag || (l.ver == 4) != sa.Local().Is4() {
+		// Transport mode protects whole packets sent to the peer itself.
+		if l.frag || (l.ver == 4) != sa.Local().Is4() || dst(b.Bytes(), l.ver) != sa.Remote() {
 			return stats.PolicyMismatch
 		}
 		if l.ver == 4 && l.hlen != ipv4HeaderLen && (sa.Protocol() == sad.AH || sa.Outer() != nil) {

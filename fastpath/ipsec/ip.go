@@ -185,6 +185,14 @@ func parseL3(f []byte, allOpts bool) (l l3, plen int, ok bool) {
 	return l, 0, false
 }
 
+// dst is the destination address of an IP packet.
+func dst(f []byte, ver uint8) netip.Addr {
+	if ver == 4 {
+		return netip.AddrFrom4([4]byte(f[16:20]))
+	}
+	return netip.AddrFrom16([16]byte(f[24:40]))
+}
+
 // setLength writes the length of an IP packet of n bytes with header h
 // (IPv4: total length and checksum; IPv6: payload length).
 func setLength(f []byte, l *l3, n int) {

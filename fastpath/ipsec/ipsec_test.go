@@ -669,3 +669,60 @@ func stdlibOpen(t *testing.T, tr crypto.Transform, k [2]sad.Key, esp []byte) []b
 	t.Fatalf("no reference for %v", tr)
 	return nil
 }
+
+// TestTransportOnlyToPeer: transport mode carries only packets for the peer.
+func TestTransportOnlyToPeer(t *testing.T) {
+	p := newPair(t, spec{proto: sad.ESP, tr: gcm128, mode: sad.Transport})
+	bufs, v := p.seal(inner(t, gwA4, hostB4, 100, 0, false))
+	p.free(bufs)
+	if v[0] != stats.PolicyMismatch {
+		t.Fatalf("transport packet to a third party: %v", v[0])
+	}
+}
+
+// v6WithHopByHop builds an IPv6 UDP packet between the gateways with a
+// hop-by-hop header carrying one option that may change en route (type
+// 0x3e) and one that may not (type 0x1e).
+func v6WithHopByHop(p *pair) []byte {
+	udp := inner(p.t, p.a, p.b, 80, 0, false)[40:]
+	hbh := []byte{protoUDP, 1, 0x3e, 4, 1, 2, 3, 4, 0x1e, 4, 5, 6, 7, 8, 1, 0} // options, then PadN of 2
+	f := append(bytes.Clone(inner(p.t, p.a, p.b, 80, 0, false)[:40]), hbh...)
+	f = append(f, udp...)
+	f[6] = ext6HopByHop
+	binary.BigEndian.PutUint16(f[4:], uint16(len(f)-40))
+	return f
+}
+
+func TestIPv6ExtensionHeaders(t *testing.T) {
+	for _, s := range []spec{
+		{proto: sad.ESP, tr: gcm128, mode: sad.Transport, outer6: true, window: 64},
+		{proto: sad.AH, tr: crypto.Transform{Integ: crypto.IntegHMACSHA256_128}, mode: sad.Transport, outer6: true, window: 64},
+		{proto: sad.ESP, tr: cbcSHA256, ahInteg: crypto.IntegHMACSHA1_96, mode: sad.Transport, outer6: true, window: 64},
+	} {
+		t.Run(s.String(), func(t *testing.T) {
+			p := newPair(t, s)
+			frame := v6WithHopByHop(p)
+			sealed := p.mustSeal(frame, frame, frame)
+			// The IPsec header goes behind the hop-by-hop header.
+			if sealed[0][6] != ext6HopByHop || (sealed[0][40] != protoESP && sealed[0][40] != protoAH) {
+				t.Fatalf("headers %x", sealed[0][:64])
+			}
+			got, _, r := p.openOne(sealed[0])
+			if r != stats.None || !bytes.Equal(got, frame) {
+				t.Fatalf("%v\n got %x\nwant %x", r, got, frame)
+			}
+			// A router may change the mutable option, not the other one.
+			mutable := bytes.Clone(sealed[1])
+			mutable[44] ^= 0xff
+			if _, _, r := p.openOne(mutable); r != stats.None {
+				t.Fatalf("mutable option changed: %v", r)
+			}
+			fixed := bytes.Clone(sealed[2])
+			fixed[50] ^= 0xff
+			_, _, r = p.openOne(fixed)
+			if (s.proto == sad.AH || s.ahInteg != 0) != (r == stats.AuthFailed) {
+				t.Fatalf("immutable option changed: %v", r)
+			}
+		})
+	}
+}

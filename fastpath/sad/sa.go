@@ -164,6 +164,7 @@ type Info struct {
 	Map       string // crypto map name
 	MapSeq    int    // crypto map entry sequence number
 	Interface string // interface the crypto map is applied to
+	Transform string // the transform set as configured, e.g. "esp-gcm 256"
 	Manual    bool   // ipsec-manual entry (set session-key)
 }
 
@@ -490,25 +491,25 @@ func (sa *SA) String() string {
 // Stats is an SA's state for show, metrics and JSON.
 type Stats struct {
 	Counters
-	Seq        uint64 // outbound: last sequence number sent
-	ReplayTop  uint64 // inbound: highest verified sequence number
-	UsedBytes  uint64 // lifetime use
-	UsedPk     uint64
-	Expired    Expiry // soft/hard limits reached
-	Dead       bool
-	AgeSeconds float64
+	Seq         uint64 // outbound: last sequence number sent
+	ReplayTop   uint64 // inbound: highest verified sequence number
+	UsedBytes   uint64 // lifetime use
+	UsedPackets uint64
+	Expired     Expiry // soft/hard limits reached
+	Dead        bool
+	AgeSeconds  float64
 }
 
 // Stats sums the SA's counters and reads its state.
 func (sa *SA) Stats(now time.Time) Stats {
 	s := Stats{
-		Counters:   sa.Counters(),
-		Seq:        sa.seq.Load(),
-		UsedBytes:  sa.usedBy.Load(),
-		UsedPk:     sa.usedPk.Load(),
-		Expired:    Expiry(sa.expired.Load()),
-		Dead:       sa.dead.Load(),
-		AgeSeconds: sa.Age(now).Seconds(),
+		Counters:    sa.Counters(),
+		Seq:         sa.seq.Load(),
+		UsedBytes:   sa.usedBy.Load(),
+		UsedPackets: sa.usedPk.Load(),
+		Expired:     Expiry(sa.expired.Load()),
+		Dead:        sa.dead.Load(),
+		AgeSeconds:  sa.Age(now).Seconds(),
 	}
 	if sa.window != nil {
 		s.ReplayTop = sa.window.Top()
