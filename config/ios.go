@@ -174,7 +174,7 @@ func ParseIOS(file string, text []byte) (*Policy, Diagnostics) {
 type ignoredStanza struct{}
 
 func (ignoredStanza) command(p *parser, l *line) bool {
-	return l.indented && !isGlobalCommand(l)
+	return l.indented
 }
 
 // bannerMode absorbs a banner's text up to its closing delimiter.

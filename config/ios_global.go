@@ -52,15 +52,6 @@ func init() {
 	}
 }
 
-func isGlobalCommand(l *line) bool {
-	for _, c := range globalCommands {
-		if l.has(c.prefix...) {
-			return true
-		}
-	}
-	return false
-}
-
 func (globalMode) command(p *parser, l *line) bool {
 	for _, c := range globalCommands {
 		if l.has(c.prefix...) {

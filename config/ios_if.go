@@ -68,7 +68,8 @@ func (m ifaceMode) command(p *parser, l *line) bool {
 	}
 	switch {
 	case first == "ip" && second == "address", first == "ipv6" && second == "address":
-	case first == "crypto" && (second == "map" && len(w) == 3 || second == "ipsec"):
+	case first == "crypto" && second == "map" && len(w) == 3:
+	case first == "crypto" && second == "ipsec" && len(w) > 2 && (strings.EqualFold(w[2], "df-bit") || strings.EqualFold(w[2], "fragmentation")):
 	case first == "description":
 	case first == "ip" && second == "nat" && len(w) == 3: // ip nat inside|outside
 	case (first == "ip" || first == "ipv6") && ifaceIPIgnored[second]:
