@@ -32,7 +32,11 @@
 //
 // Cost: Check is three atomic loads; Update one CAS on the word and, when
 // the packet is the newest, one CAS on the top: about 15 ns a packet on one
-// worker (BenchmarkInOrder), against some 100 ns to 1 µs of crypto.
+// worker (BenchmarkInOrder), against some 50 ns to 1 µs of crypto. Two
+// workers hammering one SA's window pay for the cache lines bouncing
+// between their cores (50 to 150 ns a packet in BenchmarkShared on this
+// 2-core machine) — correct, but the case to avoid: keep an SA's traffic on
+// one queue (RSS on the outer addresses does) or use per-CPU SAs (RFC 9611).
 package replay
 
 import (
