@@ -1,0 +1,210 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "mb_amd64.h"
+
+// SHA-1 on 16 messages at once, one per 32-bit lane (see sha256x16).
+// Registers: Z0-Z4 the working variables a..e, Z8-Z23 the message schedule,
+// Z24-Z25 temporaries, Z28 the byte-swap mask.
+
+DATA k1<>+0x00(SB)/8, $0x6ed9eba15a827999
+DATA k1<>+0x08(SB)/8, $0xca62c1d68f1bbcdc
+GLOBL k1<>(SB), RODATA|NOPTR, $16
+
+// One round: e becomes the next a, b is rotated into the next c; the
+// caller rotates the names. f is the round function's VPTERNLOG table
+// (choose, parity, majority of b, c, d).
+#define ROUND1(a, b, c, d, e, w, f, koff) \
+	VPADDD.BCST k1<>+koff(SB), w, Z24; \
+	VPADDD      Z24, e, e; \
+	VPROLD      $5, a, Z25; \
+	VPADDD      Z25, e, e; \
+	VMOVDQA64   b, Z25; \
+	VPTERNLOGD  $f, d, c, Z25; \
+	VPADDD      Z25, e, e; \
+	VPROLD      $30, b, b
+
+// W[t] = rol1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]) in the slot of W[t-16].
+#define SCHED1(w16, w14, w8, w3) \
+	VPTERNLOGD $0x96, w8, w14, w16; \
+	VPXORD     w3, w16, w16; \
+	VPROLD     $1, w16, w16
+
+// func sha1x16(st *[5][16]uint32, ptrs *[16]unsafe.Pointer, blocks int)
+TEXT ·sha1x16(SB), NOSPLIT, $0-24
+	MOVQ      st+0(FP), AX
+	MOVQ      ptrs+8(FP), BX
+	MOVQ      blocks+16(FP), CX
+	XORQ      DX, DX
+	VMOVDQU32 0(AX), Z0
+	VMOVDQU32 64(AX), Z1
+	VMOVDQU32 128(AX), Z2
+	VMOVDQU32 192(AX), Z3
+	VMOVDQU32 256(AX), Z4
+	VMOVDQU64 ·bswap32(SB), Z28
+
+loop:
+	LOAD_TRANSPOSE16
+	BSWAP_W16
+
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z8, 0xca, 0)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z9, 0xca, 0)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z10, 0xca, 0)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z11, 0xca, 0)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z12, 0xca, 0)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z13, 0xca, 0)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z14, 0xca, 0)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z15, 0xca, 0)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z16, 0xca, 0)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z17, 0xca, 0)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z18, 0xca, 0)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z19, 0xca, 0)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z20, 0xca, 0)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z21, 0xca, 0)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z22, 0xca, 0)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z23, 0xca, 0)
+	SCHED1(Z8, Z10, Z16, Z21)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z8, 0xca, 0)
+	SCHED1(Z9, Z11, Z17, Z22)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z9, 0xca, 0)
+	SCHED1(Z10, Z12, Z18, Z23)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z10, 0xca, 0)
+	SCHED1(Z11, Z13, Z19, Z8)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z11, 0xca, 0)
+	SCHED1(Z12, Z14, Z20, Z9)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z12, 0x96, 4)
+	SCHED1(Z13, Z15, Z21, Z10)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z13, 0x96, 4)
+	SCHED1(Z14, Z16, Z22, Z11)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z14, 0x96, 4)
+	SCHED1(Z15, Z17, Z23, Z12)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z15, 0x96, 4)
+	SCHED1(Z16, Z18, Z8, Z13)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z16, 0x96, 4)
+	SCHED1(Z17, Z19, Z9, Z14)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z17, 0x96, 4)
+	SCHED1(Z18, Z20, Z10, Z15)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z18, 0x96, 4)
+	SCHED1(Z19, Z21, Z11, Z16)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z19, 0x96, 4)
+	SCHED1(Z20, Z22, Z12, Z17)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z20, 0x96, 4)
+	SCHED1(Z21, Z23, Z13, Z18)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z21, 0x96, 4)
+	SCHED1(Z22, Z8, Z14, Z19)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z22, 0x96, 4)
+	SCHED1(Z23, Z9, Z15, Z20)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z23, 0x96, 4)
+	SCHED1(Z8, Z10, Z16, Z21)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z8, 0x96, 4)
+	SCHED1(Z9, Z11, Z17, Z22)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z9, 0x96, 4)
+	SCHED1(Z10, Z12, Z18, Z23)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z10, 0x96, 4)
+	SCHED1(Z11, Z13, Z19, Z8)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z11, 0x96, 4)
+	SCHED1(Z12, Z14, Z20, Z9)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z12, 0x96, 4)
+	SCHED1(Z13, Z15, Z21, Z10)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z13, 0x96, 4)
+	SCHED1(Z14, Z16, Z22, Z11)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z14, 0x96, 4)
+	SCHED1(Z15, Z17, Z23, Z12)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z15, 0x96, 4)
+	SCHED1(Z16, Z18, Z8, Z13)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z16, 0xe8, 8)
+	SCHED1(Z17, Z19, Z9, Z14)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z17, 0xe8, 8)
+	SCHED1(Z18, Z20, Z10, Z15)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z18, 0xe8, 8)
+	SCHED1(Z19, Z21, Z11, Z16)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z19, 0xe8, 8)
+	SCHED1(Z20, Z22, Z12, Z17)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z20, 0xe8, 8)
+	SCHED1(Z21, Z23, Z13, Z18)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z21, 0xe8, 8)
+	SCHED1(Z22, Z8, Z14, Z19)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z22, 0xe8, 8)
+	SCHED1(Z23, Z9, Z15, Z20)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z23, 0xe8, 8)
+	SCHED1(Z8, Z10, Z16, Z21)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z8, 0xe8, 8)
+	SCHED1(Z9, Z11, Z17, Z22)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z9, 0xe8, 8)
+	SCHED1(Z10, Z12, Z18, Z23)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z10, 0xe8, 8)
+	SCHED1(Z11, Z13, Z19, Z8)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z11, 0xe8, 8)
+	SCHED1(Z12, Z14, Z20, Z9)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z12, 0xe8, 8)
+	SCHED1(Z13, Z15, Z21, Z10)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z13, 0xe8, 8)
+	SCHED1(Z14, Z16, Z22, Z11)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z14, 0xe8, 8)
+	SCHED1(Z15, Z17, Z23, Z12)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z15, 0xe8, 8)
+	SCHED1(Z16, Z18, Z8, Z13)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z16, 0xe8, 8)
+	SCHED1(Z17, Z19, Z9, Z14)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z17, 0xe8, 8)
+	SCHED1(Z18, Z20, Z10, Z15)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z18, 0xe8, 8)
+	SCHED1(Z19, Z21, Z11, Z16)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z19, 0xe8, 8)
+	SCHED1(Z20, Z22, Z12, Z17)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z20, 0x96, 12)
+	SCHED1(Z21, Z23, Z13, Z18)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z21, 0x96, 12)
+	SCHED1(Z22, Z8, Z14, Z19)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z22, 0x96, 12)
+	SCHED1(Z23, Z9, Z15, Z20)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z23, 0x96, 12)
+	SCHED1(Z8, Z10, Z16, Z21)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z8, 0x96, 12)
+	SCHED1(Z9, Z11, Z17, Z22)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z9, 0x96, 12)
+	SCHED1(Z10, Z12, Z18, Z23)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z10, 0x96, 12)
+	SCHED1(Z11, Z13, Z19, Z8)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z11, 0x96, 12)
+	SCHED1(Z12, Z14, Z20, Z9)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z12, 0x96, 12)
+	SCHED1(Z13, Z15, Z21, Z10)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z13, 0x96, 12)
+	SCHED1(Z14, Z16, Z22, Z11)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z14, 0x96, 12)
+	SCHED1(Z15, Z17, Z23, Z12)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z15, 0x96, 12)
+	SCHED1(Z16, Z18, Z8, Z13)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z16, 0x96, 12)
+	SCHED1(Z17, Z19, Z9, Z14)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z17, 0x96, 12)
+	SCHED1(Z18, Z20, Z10, Z15)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z18, 0x96, 12)
+	SCHED1(Z19, Z21, Z11, Z16)
+	ROUND1(Z0, Z1, Z2, Z3, Z4, Z19, 0x96, 12)
+	SCHED1(Z20, Z22, Z12, Z17)
+	ROUND1(Z4, Z0, Z1, Z2, Z3, Z20, 0x96, 12)
+	SCHED1(Z21, Z23, Z13, Z18)
+	ROUND1(Z3, Z4, Z0, Z1, Z2, Z21, 0x96, 12)
+	SCHED1(Z22, Z8, Z14, Z19)
+	ROUND1(Z2, Z3, Z4, Z0, Z1, Z22, 0x96, 12)
+	SCHED1(Z23, Z9, Z15, Z20)
+	ROUND1(Z1, Z2, Z3, Z4, Z0, Z23, 0x96, 12)
+
+
+	VPADDD    0(AX), Z0, Z0
+	VPADDD    64(AX), Z1, Z1
+	VPADDD    128(AX), Z2, Z2
+	VPADDD    192(AX), Z3, Z3
+	VPADDD    256(AX), Z4, Z4
+	VMOVDQU32 Z0, 0(AX)
+	VMOVDQU32 Z1, 64(AX)
+	VMOVDQU32 Z2, 128(AX)
+	VMOVDQU32 Z3, 192(AX)
+	VMOVDQU32 Z4, 256(AX)
+	ADDQ      $64, DX
+	DECQ      CX
+	JNZ       loop
+	VZEROUPPER
+	RET
