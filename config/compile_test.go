@@ -96,7 +96,7 @@ func TestCompileDeny(t *testing.T) {
 		want string
 	}{
 		{flow("10.1.0.1", "10.2.0.1", 6, 4000, 443), "crypto map m 10 line 3"},
-		{flow("10.1.0.1", "10.2.0.1", 6, 4000, 22), "crypto map m 20 line 1"}, // denied by 10, permitted by 20
+		{flow("10.1.0.1", "10.2.0.1", 6, 4000, 22), "crypto map m 20 line 1"},  // denied by 10, permitted by 20
 		{flow("10.1.0.1", "10.2.0.1", 17, 4000, 22), "crypto map m 10 line 3"}, // the deny is tcp only
 		{flow("10.1.0.9", "10.2.0.1", 6, 4000, 443), "bypass"},                 // denied by 10, 20 wants ports 20-25
 		{flow("10.1.0.9", "10.2.0.1", 6, 4000, 21), "crypto map m 20 line 1"},
