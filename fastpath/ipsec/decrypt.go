@@ -273,15 +273,10 @@ func (n *Decryptor) afterAH(b *packet.Buf, m *inMeta) stats.Reason {
 	if !m.ah.Window().Update(m.ahSeq) {
 		return stats.Replay
 	}
+	off := m.l.hlen
+	nh := b.Bytes()[off]
+	strip(b, &m.l, int(m.ahLen), nh)
 	f := b.Bytes()
-	off, ahLen := m.l.hlen, int(m.ahLen)
-	nh := f[off]
-	copy(f[ahLen:ahLen+off], f[:off])
-	b.TrimFront(ahLen)
-	f = b.Bytes()
-	f[m.l.nhPos] = nh
-	m.l.nh = nh
-	setLength(f, &m.l, len(f))
 	inner := m.ah.Inner()
 	if inner == nil {
 		m.sa = m.ah
@@ -335,14 +330,21 @@ func (n *Decryptor) afterESP(b *packet.Buf, m *inMeta) stats.Reason {
 		m.l.nh = nh
 		return stats.None
 	}
-	f := b.Bytes()
-	copy(f[hdr:hdr+off], f[:off])
-	b.TrimFront(hdr)
-	f = b.Bytes()
-	f[m.l.nhPos] = nh
-	m.l.nh = nh
-	setLength(f, &m.l, len(f))
+	strip(b, &m.l, hdr, nh)
 	return stats.None
+}
+
+// strip removes the n bytes of IPsec headers behind the IP header that l
+// describes and names nh as the payload (transport mode, or AH outside
+// ESP): the IP header moves up, its lengths and checksum follow.
+func strip(b *packet.Buf, l *l3, n int, nh uint8) {
+	f := b.Bytes()
+	copy(f[n:n+l.hlen], f[:l.hlen])
+	b.TrimFront(n)
+	f = b.Bytes()
+	f[l.nhPos] = nh
+	l.nh = nh
+	setLength(f, l, len(f))
 }
 
 // decap finishes tunnel mode (outer header gone, inner header checked,
