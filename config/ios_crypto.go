@@ -380,10 +380,10 @@ func groupsText() string {
 
 // sessionKey is `set session-key {inbound|outbound} ah SPI HEXKEY` or
 // `set session-key {inbound|outbound} esp SPI [cipher HEXKEY]
-// [authenticator HEXKEY]`.
+// [authenticator HEXKEY]` (no key at all for esp-null under AH).
 func (p *parser) sessionKey(e *MapEntry, l *line) {
 	const usage = "want set session-key {inbound|outbound} {ah SPI KEY | esp SPI [cipher KEY] [authenticator KEY]}"
-	if len(l.words) < 6 {
+	if len(l.words) < 5 {
 		p.errorf(l, usage)
 		return
 	}
