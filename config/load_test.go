@@ -351,7 +351,7 @@ device = "eth1"
 batch = 128
 `,
 		"gw.json": `{"interfaces": [{"name": "outside", "device": "eth1"}], "dataplane": {"batch": 128}, "policy": "` + ios + `"}`,
-		"gw.yml": "interfaces:\n  - {name: outside, device: eth1}\ndataplane: {batch: 128}\npolicy: |\n  " + strings.ReplaceAll(strings.TrimSuffix(ios, "\\n"), "\\n", "\n  ") + "\n",
+		"gw.yml":  "interfaces:\n  - {name: outside, device: eth1}\ndataplane: {batch: 128}\npolicy: |\n  " + strings.ReplaceAll(strings.TrimSuffix(ios, "\\n"), "\\n", "\n  ") + "\n",
 		"gw":      "dataplane:\n  batch: 128\npolicy_file: gw.txt\n",
 		"gw.txt":  strings.ReplaceAll(ios, "\\n", "\n"),
 		"router":  strings.ReplaceAll(ios, "\\n", "\n"),
