@@ -81,7 +81,7 @@ func (d *Drops) Add(o *Drops) {
 }
 
 // Total is the sum over all reasons.
-func (d *Drops) Total() uint64 {
+func (d Drops) Total() uint64 {
 	var t uint64
 	for _, v := range d {
 		t += v
@@ -90,7 +90,7 @@ func (d *Drops) Total() uint64 {
 }
 
 // Map returns the non-zero counts by reason name, for JSON output.
-func (d *Drops) Map() map[string]uint64 {
+func (d Drops) Map() map[string]uint64 {
 	m := make(map[string]uint64)
 	for i, v := range d {
 		if v != 0 && Reason(i) != None {

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun runs each direction briefly: traffic flows, nothing is dropped,
+// nothing is allocated per packet, and the bound is measured.
+func TestRun(t *testing.T) {
+	for _, s := range []Spec{
+		{Transform: "esp-gcm 128", Size: 64, Workers: 1, Direction: Encap},
+		{Transform: "esp-aes 256 esp-sha256-hmac", Size: IMIX, Workers: 1, Direction: Decap},
+		{Transform: "esp-chacha20-poly1305", Size: 1400, Workers: 2, Direction: Decap},
+	} {
+		s.Duration = 100 * time.Millisecond
+		r, err := Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Packets == 0 || r.PPS <= 0 || r.Gbps <= 0 || r.BoundPPS <= 0 || r.Ratio <= 0 {
+			t.Errorf("%+v: no figures", r)
+		}
+		if r.Drops != 0 || r.Punted != 0 {
+			t.Errorf("%+v: drops or punts", r)
+		}
+		if r.AllocsPerPacket > 0.001 {
+			t.Errorf("%+v: allocates per packet", r)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	if _, err := ParseTransform("esp-gcm 256"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"ah-sha-hmac", "esp-foo", "esp-aes 100"} {
+		if _, err := ParseTransform(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for in, want := range map[string]Size{"64": 64, "IMIX": IMIX, "1514": 1514} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"63", "1515", "big"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("size %q accepted", bad)
+		}
+	}
+	b, _ := json.Marshal(Result{Size: IMIX, Transform: "esp-gcm 128"})
+	for _, field := range []string{`"size":"imix"`, `"transform"`, `"direction"`, `"workers"`, `"pps"`, `"gbps"`, `"bound_pps"`, `"ratio"`} {
+		if !strings.Contains(string(b), field) {
+			t.Errorf("JSON %s lacks %s", b, field)
+		}
+	}
+}
