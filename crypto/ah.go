@@ -1,9 +1,6 @@
 package crypto
 
-import (
-	"crypto/subtle"
-	"errors"
-)
+import "errors"
 
 // AH is the integrity state of one AH SA (RFC 4302), built once when the SA
 // is installed; immutable and shared by every worker.
@@ -69,13 +66,11 @@ func AHSealBatch(ops []AHOp) {
 	for i := range ops {
 		op := &ops[i]
 		a := op.SA
-		if len(op.ICV) < a.mac.icvLen {
-			op.OK = false
-			continue
+		if op.OK = len(op.ICV) >= a.mac.icvLen; op.OK {
+			sc.jobs = append(sc.jobs, macJob{key: &a.mac, msg: op.Msg, icv: op.ICV[:a.mac.icvLen], esn: a.esn, seqHi: op.SeqHi})
 		}
-		a.mac.sumRef(sc, op.ICV, op.Msg, a.esn, op.SeqHi)
-		op.OK = true
 	}
+	sc.macBatch(sc.jobs)
 	putScratch(sc)
 }
 
@@ -86,12 +81,14 @@ func AHOpenBatch(ops []AHOp) {
 	for i := range ops {
 		op := &ops[i]
 		a := op.SA
-		if len(op.ICV) < a.mac.icvLen {
-			op.OK = false
-			continue
+		op.OK = false
+		if len(op.ICV) >= a.mac.icvLen {
+			sc.jobs = append(sc.jobs, macJob{key: &a.mac, msg: op.Msg, icv: op.ICV[:a.mac.icvLen], esn: a.esn, seqHi: op.SeqHi, verify: true, op: int32(i)})
 		}
-		a.mac.sumRef(sc, sc.icv[:], op.Msg, a.esn, op.SeqHi)
-		op.OK = subtle.ConstantTimeCompare(sc.icv[:a.mac.icvLen], op.ICV[:a.mac.icvLen]) == 1
+	}
+	sc.macBatch(sc.jobs)
+	for _, j := range sc.jobs {
+		ops[j.op].OK = j.ok
 	}
 	putScratch(sc)
 }

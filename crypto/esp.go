@@ -218,56 +218,88 @@ func SealBatch(ops []Op) { sealBatch(ops, true) }
 
 // sealBatch is SealBatch; known-answer tests call it with genIV false to
 // seal with an IV they wrote themselves.
+//
+// AES-GCM and AES-GMAC packets are sealed one by one in assembly; the
+// others are encrypted one by one and their HMACs computed together at the
+// end (encrypt-then-MAC), multi-buffer where the CPU allows.
 func sealBatch(ops []Op, genIV bool) {
 	var sc *scratch
 	for i := range ops {
 		op := &ops[i]
 		sa := op.SA
-		if !sa.sealLenOK(len(op.Pkt)) {
-			op.OK = false
+		pkt := op.Pkt
+		if op.OK = sa.sealLenOK(len(pkt)); !op.OK {
+			continue
+		}
+		if sa.gcm != nil {
+			if genIV {
+				sa.writeAEADIV(pkt, op.SeqHi)
+			}
+			sa.sealGCM(pkt, op.SeqHi)
 			continue
 		}
 		if sc == nil {
 			sc = getScratch()
 		}
 		if genIV {
-			sa.writeIV(sc, op.Pkt, op.SeqHi)
+			sa.writeIV(sc, pkt, op.SeqHi)
 		}
-		if sa.gcm != nil {
-			sa.sealGCM(op.Pkt, op.SeqHi)
-		} else {
-			sa.sealRef(sc, op.Pkt, op.SeqHi)
+		sa.sealRef(sc, pkt, op.SeqHi)
+		if sa.hasMAC {
+			n := len(pkt) - sa.icvLen
+			sc.jobs = append(sc.jobs, macJob{key: &sa.mac, msg: pkt[:n], icv: pkt[n:], esn: sa.esn, seqHi: op.SeqHi})
 		}
-		op.OK = true
 	}
 	if sc != nil {
+		sc.macBatch(sc.jobs)
 		putScratch(sc)
 	}
 }
 
 // OpenBatch verifies and decrypts every packet of ops, which may belong to
 // different SAs. It allocates nothing.
+//
+// AES-GCM and AES-GMAC packets are opened one by one in assembly; the
+// others have their HMACs verified together first, multi-buffer where the
+// CPU allows, and only the packets that pass are decrypted.
 func OpenBatch(ops []Op) {
 	var sc *scratch
 	for i := range ops {
 		op := &ops[i]
 		sa := op.SA
-		if !sa.ValidLen(len(op.Pkt)) {
-			op.OK = false
+		pkt := op.Pkt
+		if op.OK = sa.ValidLen(len(pkt)); !op.OK {
 			continue
 		}
 		if sa.gcm != nil {
-			op.OK = sa.openGCM(op.Pkt, op.SeqHi)
+			op.OK = sa.openGCM(pkt, op.SeqHi)
 			continue
 		}
 		if sc == nil {
 			sc = getScratch()
 		}
-		op.OK = sa.openRef(sc, op.Pkt, op.SeqHi)
+		if sa.kind == kindAEAD || sa.kind == kindGMAC {
+			op.OK = sa.openAEADRef(sc, pkt, op.SeqHi)
+			continue
+		}
+		if !sa.hasMAC {
+			sa.decrypt(pkt)
+			continue
+		}
+		n := len(pkt) - sa.icvLen
+		sc.jobs = append(sc.jobs, macJob{key: &sa.mac, msg: pkt[:n], icv: pkt[n:], esn: sa.esn, seqHi: op.SeqHi, verify: true, op: int32(i)})
 	}
-	if sc != nil {
-		putScratch(sc)
+	if sc == nil {
+		return
 	}
+	sc.macBatch(sc.jobs)
+	for _, j := range sc.jobs {
+		op := &ops[j.op]
+		if op.OK = j.ok; op.OK {
+			op.SA.decrypt(op.Pkt)
+		}
+	}
+	putScratch(sc)
 }
 
 // sealLenOK checks what the caller laid out: the aligned trailer must fit.
@@ -317,7 +349,7 @@ func (sa *ESP) nonce(sc *scratch, pkt []byte) []byte {
 func (sa *ESP) writeIV(sc *scratch, pkt []byte, seqHi uint32) {
 	switch sa.kind {
 	case kindAEAD, kindGMAC:
-		binary.BigEndian.PutUint64(pkt[espHeaderLen:], seq64(pkt, seqHi)^sa.ivMask)
+		sa.writeAEADIV(pkt, seqHi)
 	case kindCBC:
 		binary.BigEndian.PutUint64(sc.ctr[:8], seq64(pkt, seqHi))
 		sa.ivGen.Encrypt(sc.ctr[:], sc.ctr[:])
@@ -326,8 +358,13 @@ func (sa *ESP) writeIV(sc *scratch, pkt []byte, seqHi uint32) {
 	}
 }
 
+// writeAEADIV writes the IV of an AEAD packet: the sequence number, masked.
+func (sa *ESP) writeAEADIV(pkt []byte, seqHi uint32) {
+	binary.BigEndian.PutUint64(pkt[espHeaderLen:], seq64(pkt, seqHi)^sa.ivMask)
+}
+
 // sealRef is the standard-library path of SealBatch for one packet whose
-// IV is written.
+// IV is written, but for the HMAC, which the batch computes at the end.
 func (sa *ESP) sealRef(sc *scratch, pkt []byte, seqHi uint32) {
 	n := len(pkt)
 	hdr := espHeaderLen + sa.ivLen
@@ -339,37 +376,27 @@ func (sa *ESP) sealRef(sc *scratch, pkt []byte, seqHi uint32) {
 		sa.aead.Seal(pkt[n-sa.icvLen:n-sa.icvLen], sa.nonce(sc, pkt), nil, sa.gmacAAD(sc, pkt, seqHi))
 	case kindCBC:
 		cbcEncrypt(sa.block, pkt[espHeaderLen:hdr], pkt[hdr:n-sa.icvLen])
-		fallthrough
-	case kindNull:
-		if sa.hasMAC {
-			sa.mac.sumRef(sc, pkt[n-sa.icvLen:], pkt[:n-sa.icvLen], sa.esn, seqHi)
-		}
 	}
 }
 
-// openRef is the standard-library path of OpenBatch for one packet.
-func (sa *ESP) openRef(sc *scratch, pkt []byte, seqHi uint32) bool {
+// openAEADRef is the standard-library path of OpenBatch for an AEAD packet.
+func (sa *ESP) openAEADRef(sc *scratch, pkt []byte, seqHi uint32) bool {
 	n := len(pkt)
-	hdr := espHeaderLen + sa.ivLen
-	switch sa.kind {
-	case kindAEAD:
-		ct := pkt[hdr:n]
-		_, err := sa.aead.Open(ct[:0], sa.nonce(sc, pkt), ct, sa.aeadAAD(sc, pkt, seqHi))
-		return err == nil
-	case kindGMAC:
+	if sa.kind == kindGMAC {
 		_, err := sa.aead.Open(sc.digest[:0], sa.nonce(sc, pkt), pkt[n-sa.icvLen:], sa.gmacAAD(sc, pkt, seqHi))
 		return err == nil
 	}
-	if sa.hasMAC {
-		sa.mac.sumRef(sc, sc.icv[:], pkt[:n-sa.icvLen], sa.esn, seqHi)
-		if subtle.ConstantTimeCompare(sc.icv[:sa.icvLen], pkt[n-sa.icvLen:]) != 1 {
-			return false
-		}
-	}
+	ct := pkt[espHeaderLen+sa.ivLen : n]
+	_, err := sa.aead.Open(ct[:0], sa.nonce(sc, pkt), ct, sa.aeadAAD(sc, pkt, seqHi))
+	return err == nil
+}
+
+// decrypt decrypts a CBC packet whose ICV is verified (NULL: nothing to do).
+func (sa *ESP) decrypt(pkt []byte) {
 	if sa.kind == kindCBC {
-		cbcDecrypt(sa.block, pkt[espHeaderLen:hdr], pkt[hdr:n-sa.icvLen])
+		hdr := espHeaderLen + sa.ivLen
+		cbcDecrypt(sa.block, pkt[espHeaderLen:hdr], pkt[hdr:len(pkt)-sa.icvLen])
 	}
-	return true
 }
 
 // cbcEncrypt encrypts data in place in CBC mode (len(iv) is the block size).

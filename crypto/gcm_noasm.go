@@ -2,8 +2,14 @@
 
 package crypto
 
+import "unsafe"
+
 const hasAVX512 = false
 
 func gcmAesAVX512(k *gcmKey, j0 *[16]byte, aad1, aad2, data []byte, tag *[16]byte, open bool) {
 	panic("crypto: no AVX-512 AES-GCM on this platform")
+}
+
+func mbCompress(kind hashKind, st *[64]uint64, ptrs *[mbMaxLane]unsafe.Pointer, blocks int) {
+	panic("crypto: no multi-buffer hashing on this platform")
 }

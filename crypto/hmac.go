@@ -50,6 +50,8 @@ type hmacKey struct {
 	// Marshalled standard-library states, restored into a scratch hash per
 	// packet (UnmarshalBinary copies; it does not allocate).
 	inner, outer []byte
+	// The same states as chaining values for the multi-buffer path.
+	innerCV, outerCV [8]uint64
 }
 
 func newHMACKey(integ Integ, key []byte) (hmacKey, error) {
@@ -77,6 +79,8 @@ func newHMACKey(integ Integ, key []byte) (hmacKey, error) {
 	h.Write(pad)
 	k.outer, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
 	clear(pad)
+	k.innerCV = chainingValue(kind, k.inner)
+	k.outerCV = chainingValue(kind, k.outer)
 	return k, nil
 }
 
@@ -96,4 +100,18 @@ func (k *hmacKey) sumRef(sc *scratch, icv, msg []byte, esn bool, seqHi uint32) {
 	h.Write(d)
 	d = h.Sum(sc.digest[:0])
 	copy(icv, d[:k.icvLen])
+}
+
+// chainingValue extracts the chaining value from a standard-library
+// marshalled hash state: a 4-byte magic, then the words big-endian.
+func chainingValue(kind hashKind, state []byte) (cv [8]uint64) {
+	spec := &mbSpecs[kind]
+	for w := range spec.words {
+		if spec.wordSize == 8 {
+			cv[w] = binary.BigEndian.Uint64(state[4+8*w:])
+		} else {
+			cv[w] = uint64(binary.BigEndian.Uint32(state[4+4*w:]))
+		}
+	}
+	return cv
 }

@@ -18,13 +18,20 @@ type scratch struct {
 	aad    [12]byte
 	ctr    [16]byte
 	buf    []byte // AES-GMAC AAD with ESN
+	jobs   []macJob
+	mb     mbScratch
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
-func putScratch(sc *scratch) { scratchPool.Put(sc) }
+// putScratch returns sc to the pool, dropping its references to packets.
+func putScratch(sc *scratch) {
+	clear(sc.jobs)
+	sc.jobs = sc.jobs[:0]
+	scratchPool.Put(sc)
+}
 
 func (sc *scratch) hash(k hashKind) hash.Hash {
 	h := sc.hashes[k]

@@ -26,3 +26,18 @@ func md5x16(st *[4][16]uint32, ptrs *[16]unsafe.Pointer, blocks int)
 //
 //go:noescape
 func sha512x8(st *[8][8]uint64, ptrs *[8]unsafe.Pointer, blocks int)
+
+// mbCompress runs the kernel of hash kind over the transposed state st.
+func mbCompress(kind hashKind, st *[64]uint64, ptrs *[mbMaxLane]unsafe.Pointer, blocks int) {
+	p := unsafe.Pointer(st)
+	switch kind {
+	case hashMD5:
+		md5x16((*[4][16]uint32)(p), ptrs, blocks)
+	case hashSHA1:
+		sha1x16((*[5][16]uint32)(p), ptrs, blocks)
+	case hashSHA256:
+		sha256x16((*[8][16]uint32)(p), ptrs, blocks)
+	default:
+		sha512x8((*[8][8]uint64)(p), (*[8]unsafe.Pointer)(ptrs[:8]), blocks)
+	}
+}
