@@ -284,6 +284,7 @@ func newPair(t *testing.T, pa, pb *PeerConfig, o pairOpts) (a, b *node, clk *clo
 			Logger:  slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name),
 			IKEPort: ike, NATTPort: natt,
 			Retransmit: Retransmit{Timeout: 500 * time.Millisecond, Base: 1.5, Tries: 3},
+			RekeyGrace: 50 * time.Millisecond,
 		}
 		return n, cfg
 	}

@@ -297,7 +297,11 @@ func (sa *ikeSA) encode(m *message.Message) ([][]byte, error) {
 		return [][]byte{b}, err
 	}
 	if sa.fragOK {
-		return m.EncodeFragments(sa.keys.Out, sa.fragmentLimit())
+		packets, err := m.EncodeFragments(sa.keys.Out, sa.fragmentLimit())
+		if len(packets) > 1 {
+			sa.e.stats.inc(cFragmentedTx)
+		}
+		return packets, err
 	}
 	b, err := m.Encode(sa.keys.Out)
 	return [][]byte{b}, err
@@ -388,7 +392,11 @@ func (sa *ikeSA) open(m *message.Message) (*message.Message, error) {
 	if !m.Response() {
 		r = &sa.reqFrags
 	}
-	return r.Add(m, sa.keys.In)
+	whole, err := r.Add(m, sa.keys.In)
+	if whole != nil {
+		sa.e.stats.inc(cReassembled)
+	}
+	return whole, err
 }
 
 // answerCritical answers a request with an unsupported critical payload

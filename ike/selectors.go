@@ -41,7 +41,7 @@ type tsChoice struct {
 	child         *ChildConfig
 	line          *ACLLine // nil: a template without ACL
 	local, remote []ts.Selector
-	narrowed      bool
+	narrowed      string // why the proposal was narrowed, empty if it was not
 }
 
 func (c *tsChoice) lineNum() int {
@@ -100,9 +100,9 @@ func selectTS(peers []*PeerConfig, only *ChildConfig, tsi, tsr []ts.Selector) (c
 					why = append(why, fmt.Sprintf("%s: %s", describe(c, l), strings.Join(parts, "; ")))
 					continue
 				}
-				ch := tsChoice{peer: p, child: c, line: l, local: nl, remote: nr, narrowed: true}
-				why = append(why, fmt.Sprintf("%s: narrowing, %s", describe(c, l), strings.Join(nonEmpty(
-					prefixed("TSi ", ts.Wider(tsi, aclRemote)), prefixed("TSr ", ts.Wider(tsr, aclLocal))), "; ")))
+				note := fmt.Sprintf("%s of %s", strings.Join(nonEmpty(
+					prefixed("TSi ", ts.Wider(tsi, aclRemote)), prefixed("TSr ", ts.Wider(tsr, aclLocal))), "; "), describe(c, l))
+				ch := tsChoice{peer: p, child: c, line: l, local: nl, remote: nr, narrowed: note}
 				if ts.AllContained(tsi[:1], aclRemote) && ts.AllContained(tsr[:1], aclLocal) {
 					overlapPkt = append(overlapPkt, ch)
 				} else {

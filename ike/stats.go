@@ -31,8 +31,10 @@ const (
 	cDropNoConfig
 	cDropFragment
 	cDropOther
-	cDecodeBase // + message.Reason
-	numCounters = cDecodeBase + 16
+	cFragmentedTx // messages sent as RFC 7383 fragments
+	cReassembled  // fragmented messages received whole
+	cDecodeBase   // + message.Reason
+	numCounters   = cDecodeBase + 16
 )
 
 var counterNames = map[counter]string{
@@ -56,6 +58,8 @@ var counterNames = map[counter]string{
 	cDropNoConfig:   "drop_no_config",
 	cDropFragment:   "drop_fragment",
 	cDropOther:      "drop_other",
+	cFragmentedTx:   "fragmented_tx",
+	cReassembled:    "reassembled_rx",
 }
 
 type stats [numCounters]atomic.Uint64

@@ -388,8 +388,8 @@ func (t *childCreateTask) processRequest(m *message.Message) error {
 		return fmt.Errorf("no transform set matches for CHILD_SA")
 	}
 	ch := t.choice
-	if ch.narrowed {
-		sa.log.Info("narrowed traffic selectors", "child", ch.child.Name, "line", ch.lineNum(),
+	if ch.narrowed != "" {
+		sa.log.Info("narrowed traffic selectors", "why", ch.narrowed,
 			"tsi", ts.List(proposedI), "tsr", ts.List(proposedR), "to_tsi", ts.List(ch.remote), "to_tsr", ts.List(ch.local))
 	}
 	var shared []byte

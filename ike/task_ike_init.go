@@ -74,6 +74,9 @@ func (t *ikeInitTask) process(m *message.Message) error {
 	if !sa.initiator {
 		return t.processRequest(m)
 	}
+	if m.ErrorNotify() != nil || m.Notify(message.COOKIE) != nil {
+		sa.spiR = 0 // no IKE SA at the responder: the retry starts afresh
+	}
 	if n := m.Notify(message.COOKIE); n != nil {
 		if t.retries++; t.retries > 3 || len(n.Data) < 1 || len(n.Data) > 64 {
 			return fatal(ReasonFailed, "responder keeps asking for cookies")
@@ -187,6 +190,7 @@ func (t *ikeInitTask) processRequest(m *message.Message) error {
 
 func (t *ikeInitTask) buildResponse(m *message.Message) error {
 	if t.notify != 0 {
+		m.SPIr = 0 // no IKE SA results (RFC 7296 §2.6)
 		m.Payloads = append(m.Payloads, &message.Notify{NType: t.notify, Data: t.notifyArg})
 		return nil
 	}
