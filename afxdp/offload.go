@@ -29,8 +29,11 @@ const (
 	ethGStringLen = 32 // ETH_GSTRING_LEN
 )
 
-// offloads records which features we switched off on a device.
+// offloads records which features we switched off on a device. Its
+// socket, opened in the device's network namespace, keeps ethtool requests
+// there whichever thread restores them.
 type offloads struct {
+	fd      int
 	dev     string
 	changed []string
 }
@@ -38,12 +41,21 @@ type offloads struct {
 // disableOffloads switches the merging and VLAN-stripping features off on
 // dev. Merging that cannot be switched off is an error; fixed VLAN
 // stripping is not (most such devices cannot strip anyway).
-func disableOffloads(dev string) (*offloads, error) {
-	t, err := readFeatures(dev)
+func disableOffloads(dev string) (_ *offloads, err error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	o := &offloads{dev: dev}
+	o := &offloads{fd: fd, dev: dev}
+	defer func() {
+		if err != nil {
+			o.restore()
+		}
+	}()
+	t, err := readFeatures(fd, dev)
+	if err != nil {
+		return nil, err
+	}
 	var fixed []string
 	for _, name := range append(append([]string(nil), mergingFeatures...), vlanFeatures...) {
 		i, ok := t.index[name]
@@ -59,18 +71,19 @@ func disableOffloads(dev string) (*offloads, error) {
 		o.changed = append(o.changed, name)
 	}
 	if len(fixed) > 0 {
+		o.changed = nil
 		return nil, fmt.Errorf("afxdp: %s: %s cannot be switched off; frames would reach the fast path merged", dev, strings.Join(fixed, ", "))
 	}
-	if err := t.set(o.changed, false); err != nil {
+	if err := t.set(fd, o.changed, false); err != nil {
+		o.changed = nil
 		return nil, err
 	}
-	t, err = readFeatures(dev)
-	if err != nil {
-		return o, err
+	if t, err = readFeatures(fd, dev); err != nil {
+		return nil, err
 	}
 	for _, name := range o.changed {
 		if t.active(t.index[name]) {
-			return o, fmt.Errorf("afxdp: %s: %s stayed on", dev, name)
+			return nil, fmt.Errorf("afxdp: %s: %s stayed on", dev, name)
 		}
 	}
 	return o, nil
@@ -78,16 +91,21 @@ func disableOffloads(dev string) (*offloads, error) {
 
 // restore switches back on what disableOffloads switched off.
 func (o *offloads) restore() error {
-	if o == nil || len(o.changed) == 0 {
+	if o == nil || o.fd < 0 {
 		return nil
 	}
-	t, err := readFeatures(o.dev)
+	defer func() {
+		unix.Close(o.fd)
+		o.fd, o.changed = -1, nil
+	}()
+	if len(o.changed) == 0 {
+		return nil
+	}
+	t, err := readFeatures(o.fd, o.dev)
 	if err != nil {
 		return err
 	}
-	err = t.set(o.changed, true)
-	o.changed = nil
-	return err
+	return t.set(o.fd, o.changed, true)
 }
 
 // featureTable is a device's ethtool feature set (ETHTOOL_GFEATURES) and
@@ -104,13 +122,7 @@ func (t *featureTable) word(i, field int) uint32 {
 func (t *featureTable) changeable(i int) bool { return t.word(i, 0)&(1<<(i%32)) != 0 }
 func (t *featureTable) active(i int) bool     { return t.word(i, 2)&(1<<(i%32)) != 0 }
 
-func readFeatures(dev string) (*featureTable, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-
+func readFeatures(fd int, dev string) (*featureTable, error) {
 	info := make([]byte, 20) // cmd, reserved, sset_mask, data[1]
 	binary.NativeEndian.PutUint32(info, unix.ETHTOOL_GSSET_INFO)
 	binary.NativeEndian.PutUint64(info[8:], 1<<ethSSFeatures)
@@ -150,7 +162,7 @@ func readFeatures(dev string) (*featureTable, error) {
 }
 
 // set requests the named features on or off (ETHTOOL_SFEATURES).
-func (t *featureTable) set(names []string, on bool) error {
+func (t *featureTable) set(fd int, names []string, on bool) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -170,11 +182,6 @@ func (t *featureTable) set(names []string, on bool) error {
 			binary.NativeEndian.PutUint32(requested, binary.NativeEndian.Uint32(requested)|1<<(i%32))
 		}
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
 	if err := ethtool(fd, t.dev, req); err != nil {
 		state := "off"
 		if on {

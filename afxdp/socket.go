@@ -109,12 +109,12 @@ func openSocket(ifindex int, u *UMEM, cfg SocketConfig) (*Socket, error) {
 	return s, nil
 }
 
-func newSocket(ifindex int, u *UMEM, cfg SocketConfig, flags uint16, sharedFD int) (s *Socket, err error) {
+func newSocket(ifindex int, u *UMEM, cfg SocketConfig, flags uint16, sharedFD int) (_ *Socket, err error) {
 	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("afxdp: socket: %w", err)
 	}
-	s = &Socket{fd: fd, umem: u, pool: u.pool, queue: cfg.Queue, port: cfg.Port}
+	s := &Socket{fd: fd, umem: u, pool: u.pool, queue: cfg.Queue, port: cfg.Port}
 	defer func() {
 		if err != nil {
 			s.unmap()

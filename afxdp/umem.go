@@ -127,20 +127,18 @@ func (u *UMEM) Pool() *packet.Pool { return u.pool }
 // decided by the first socket bound.
 func (u *UMEM) ZeroCopy() bool { return u.zc }
 
-// ErrUMEMBusy is returned by Close while sockets still use the UMEM.
-var ErrUMEMBusy = errors.New("afxdp: UMEM still has open sockets")
-
-// Close unmaps the memory once every socket on it is closed.
+// Close closes the sockets still open on the UMEM and unmaps it. Stop the
+// worker first: its frames die with the memory.
 func (u *UMEM) Close() error {
-	if len(u.sockets) > 0 {
-		return ErrUMEMBusy
+	var errs []error
+	for len(u.sockets) > 0 {
+		errs = append(errs, u.sockets[len(u.sockets)-1].Close())
 	}
-	if u.arena == nil {
-		return nil
+	if u.arena != nil {
+		errs = append(errs, unix.Munmap(u.arena))
+		u.arena, u.pool = nil, nil
 	}
-	err := unix.Munmap(u.arena)
-	u.arena, u.pool = nil, nil
-	return err
+	return errors.Join(errs...)
 }
 
 func (u *UMEM) remove(s *Socket) {
