@@ -136,6 +136,10 @@ func Open(cfg Config) (_ *Interface, err error) {
 	if i.offl, err = disableOffloads(i.name); err != nil {
 		return nil, err
 	}
+	// Queues in use now; the XSKMAP is sized for all the device has.
+	if rx, tx, err := channels(i.offl.fd, i.name); err == nil && rx > 0 && tx > 0 {
+		i.queues = min(rx, tx, i.queues)
+	}
 	if err := i.attach(cfg, uint32(max(a.NumRxQueues, 1))); err != nil {
 		return nil, err
 	}

@@ -193,3 +193,5 @@ func newUMEM(t testing.TB, sockets int) *UMEM {
 	}
 	return u
 }
+
+func ipAddr(a netip.Addr) *net.IPAddr { return &net.IPAddr{IP: a.AsSlice()} }

@@ -210,3 +210,15 @@ func ethtool(fd int, dev string, data []byte) error {
 	}
 	return nil
 }
+
+// channels returns the device's current RX and TX queue counts
+// (ETHTOOL_GCHANNELS), which may be fewer than it was created with.
+func channels(fd int, dev string) (rx, tx int, err error) {
+	ch := make([]byte, 36) // cmd, max_rx, max_tx, max_other, max_combined, rx, tx, other, combined
+	binary.NativeEndian.PutUint32(ch, unix.ETHTOOL_GCHANNELS)
+	if err := ethtool(fd, dev, ch); err != nil {
+		return 0, 0, err
+	}
+	combined := int(binary.NativeEndian.Uint32(ch[32:]))
+	return combined + int(binary.NativeEndian.Uint32(ch[20:])), combined + int(binary.NativeEndian.Uint32(ch[24:])), nil
+}

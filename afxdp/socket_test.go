@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -392,4 +393,45 @@ func TestMultiQueue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAutoModeFallsBack: native XDP on a veth with fewer RX queues in use
+// than its peer transmits on fails (ENOSPC); auto mode then attaches
+// generically, says why, and the socket still reflects traffic.
+func TestAutoModeFallsBack(t *testing.T) {
+	n := newTestNet(t, 2)
+	l := n.links[0]
+	mustRun(t, "ip", "netns", "exec", n.gw, "ethtool", "-L", l.dev, "rx", "1")
+	mustInNS(t, n.gw, func() error {
+		i, err := Open(Config{Device: l.dev, Mode: ModeNative})
+		if err == nil {
+			i.Close()
+			return errors.New("native mode attached although the peer transmits on more queues than the device receives on")
+		}
+		return nil
+	})
+	i := n.openIface(t, Config{Device: l.dev, CryptoMap: true})
+	if i.Mode() != ModeGeneric || i.NativeModeError() == nil {
+		t.Fatalf("auto mode: attached %s, native error %v; want generic with a reason", i.Mode(), i.NativeModeError())
+	}
+	t.Logf("native failed: %v", i.NativeModeError())
+	if i.Queues() != 1 {
+		t.Errorf("%d queues in use, want 1", i.Queues())
+	}
+	if err := i.SetLocalAddrs([]netip.Addr{l.gwIP}); err != nil {
+		t.Fatal(err)
+	}
+	u := newUMEM(t, 1)
+	s := n.openSocket(t, i, u, SocketConfig{Queue: 0})
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := worker(ctx, []*Socket{s}, func(b *packet.Buf, in int) int {
+		if reflect(b.Bytes()) {
+			return 0
+		}
+		return -1
+	})
+	defer func() { cancel(); wg.Wait(); u.Close() }()
+	ps := payloads(20)
+	c := udpConn(t, l.peerNS, netip.AddrPortFrom(l.peerIP, 40000))
+	checkAllBack(t, exchange(t, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
 }
