@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,8 +206,11 @@ func (s *gwSide) hostTraffic(t *testing.T) [][]byte {
 	var frames [][]byte
 	for _, e := range entries {
 		src, dst := netip.MustParseAddr(s.src(e.seq, e.inner6)), netip.MustParseAddr(s.dst(e.seq, e.inner6))
+		// UDP ports no Wireshark dissector claims, so that tshark's
+		// decoding of the inner packets never trips over a payload it
+		// misreads as some protocol.
 		for i, size := range []int{0, 1, 100, 555, 1300} {
-			frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolUDP, uint16(5000+i), size))
+			frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolUDP, uint16(47000+i), size))
 		}
 		frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolTCP, 443, 40))
 		frames = append(frames, hostFrame(t, s, src, dst, layers.IPProtocolICMPv4, 0, 56))
@@ -237,7 +241,7 @@ func hostFrame(t *testing.T, s *gwSide, src, dst netip.Addr, proto layers.IPProt
 	ls := []gopacket.SerializableLayer{eth, ipl}
 	switch proto {
 	case layers.IPProtocolUDP:
-		u := &layers.UDP{SrcPort: layers.UDPPort(port + 30000), DstPort: layers.UDPPort(port)}
+		u := &layers.UDP{SrcPort: layers.UDPPort(port + 10000), DstPort: layers.UDPPort(port)}
 		u.SetNetworkLayerForChecksum(ip)
 		ls = append(ls, u)
 	case layers.IPProtocolTCP:
@@ -509,4 +513,128 @@ func checkDelivered(t *testing.T, got, sent [][]byte, s *gwSide) {
 			t.Fatalf("packet %d differs:\n got %x\nwant %x", i, g, w)
 		}
 	}
+}
+
+// wiresharkAlgos names a transform in Wireshark 4.0's esp_sa table; ok is
+// false for what it cannot decrypt (AES-GMAC, ChaCha20-Poly1305).
+func wiresharkAlgos(tr transformSpec) (enc, auth string, ok bool) {
+	switch tr.cipher {
+	case crypto.CipherNull:
+		enc = "NULL"
+	case crypto.CipherDES:
+		enc = "DES-CBC [RFC2405]"
+	case crypto.Cipher3DES:
+		enc = "TripleDES-CBC [RFC2451]"
+	case crypto.CipherAESCBC:
+		enc = "AES-CBC [RFC3602]"
+	case crypto.CipherAESGCM16:
+		return "AES-GCM with 16 octet ICV [RFC4106]", "NULL", true
+	default:
+		return "", "", false
+	}
+	switch tr.integ {
+	case crypto.IntegHMACMD5_96:
+		auth = "HMAC-MD5-96 [RFC2403]"
+	case crypto.IntegHMACSHA1_96:
+		auth = "HMAC-SHA-1-96 [RFC2404]"
+	case crypto.IntegHMACSHA256_128:
+		auth = "HMAC-SHA-256-128 [RFC4868]"
+	case crypto.IntegHMACSHA384_192:
+		auth = "HMAC-SHA-384-192 [RFC4868]"
+	case crypto.IntegHMACSHA512_256:
+		auth = "HMAC-SHA-512-256 [RFC4868]"
+	default:
+		return "", "", false
+	}
+	return enc, auth, true
+}
+
+// TestTsharkDecrypts has an independent implementation check our ESP:
+// tshark, given the SAs' keys, decrypts gateway A's output, verifies the
+// ICVs, and finds the original inner packets.
+func TestTsharkDecrypts(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed (apt-get install tshark): the independent ESP decoder check needs it")
+	}
+	for _, tr := range e2eTransforms {
+		enc, auth, ok := wiresharkAlgos(tr)
+		if !ok || tr.ah != crypto.IntegNone {
+			continue // Wireshark 4.0 has no GMAC or ChaCha20; AH is not encryption
+		}
+		t.Run(strings.ReplaceAll(tr.words, " ", "_"), func(t *testing.T) {
+			d := &e2eDir{t: t, dir: t.TempDir(), tr: tr}
+			sent := sideA.hostTraffic(t)
+			writePcap(t, d.path("hosts-a.pcap"), sent)
+			d.run(&sideA, "1", d.path("hosts-a.pcap"), "")
+
+			args := []string{"-r", d.path("a-1-outside-out.pcap"), "-n",
+				"-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"}
+			for _, e := range entries {
+				proto, src, dst := "IPv4", sideA.out4, sideA.peerOut4
+				if e.outer6 {
+					proto, src, dst = "IPv6", sideA.out6, sideA.peerOut6
+				}
+				spi := sideA.spiOutBase + uint32(e.seq)
+				c, a, _ := sessionKeys(tr, spi)
+				if tr.cipher == crypto.CipherNull {
+					c = ""
+				}
+				uat := fmt.Sprintf(`"%s","%s","%s","0x%08x","%s","0x%s","%s","0x%s"`, proto, src, dst, spi, enc, c, auth, a)
+				args = append(args, "-o", "uat:esp_sa:"+uat)
+			}
+			nbase := len(args)
+			args = append(args, "-T", "fields", "-E", "separator=|", "-E", "occurrence=l",
+				"-e", "esp.spi", "-e", "esp.icv_good", "-e", "esp.icv_bad", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
+				"-e", "ip.ttl", "-e", "ipv6.hlim", "-e", "udp.dstport", "-e", "data.data")
+			var stderr bytes.Buffer
+			cmd := exec.Command(tshark, args...)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, stderr.Bytes())
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != len(sent) {
+				t.Fatalf("tshark decoded %d packets, want %d:\n%s", len(lines), len(sent), out)
+			}
+			for i, line := range lines {
+				if msg := checkTsharkLine(strings.Split(line, "|"), sent[i]); msg != "" {
+					// Show how tshark dissected the packet.
+					verbose := append(args[:nbase:nbase], "-V", "-Y", fmt.Sprintf("frame.number == %d", i+1))
+					v, _ := exec.Command(tshark, verbose...).Output()
+					t.Fatalf("packet %d: %s\n%s", i, msg, v)
+				}
+			}
+		})
+	}
+}
+
+// checkTsharkLine compares what tshark found inside one ESP packet with the
+// packet host A sent, and says what differs.
+func checkTsharkLine(f []string, sent []byte) string {
+	if len(f) != 11 {
+		return fmt.Sprintf("tshark printed %q", f)
+	}
+	if f[1] != "1" || f[2] != "0" {
+		return fmt.Sprintf("tshark did not verify the ICV (icv_good %q, icv_bad %q)", f[1], f[2])
+	}
+	f = append(f[:2], f[3:]...) // the rest as before icv_bad
+	p := gopacket.NewPacket(sent, layers.LayerTypeEthernet, gopacket.Default)
+	if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+		if f[2] != ip.SrcIP.String() || f[3] != ip.DstIP.String() || f[6] != fmt.Sprint(ip.TTL-1) {
+			return fmt.Sprintf("inner %s -> %s ttl %s, want %v -> %v ttl %d", f[2], f[3], f[6], ip.SrcIP, ip.DstIP, ip.TTL-1)
+		}
+	} else {
+		ip := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if f[4] != ip.SrcIP.String() || f[5] != ip.DstIP.String() || f[7] != fmt.Sprint(ip.HopLimit-1) {
+			return fmt.Sprintf("inner %s -> %s hlim %s, want %v -> %v hlim %d", f[4], f[5], f[7], ip.SrcIP, ip.DstIP, ip.HopLimit-1)
+		}
+	}
+	if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+		if f[8] != fmt.Sprint(uint16(u.DstPort)) || f[9] != hex.EncodeToString(u.Payload) {
+			return fmt.Sprintf("inner UDP port %s payload %s, want %d %x", f[8], f[9], u.DstPort, u.Payload)
+		}
+	}
+	return ""
 }
