@@ -110,20 +110,25 @@ func mustRun(t testing.TB, name string, args ...string) string {
 func inNS(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
+		if err := enterNS(ns); err != nil {
 			errc <- err
 			return
 		}
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// enterNS locks the calling goroutine to its thread, for good, and moves
+// the thread into namespace ns.
+func enterNS(ns string) error {
+	runtime.LockOSThread()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return netns.Set(h)
 }
 
 func mustInNS(t testing.TB, ns string, f func() error) {
