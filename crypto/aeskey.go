@@ -94,3 +94,43 @@ func gfMul(x, y [2]uint64) [2]uint64 {
 	}
 	return z
 }
+
+// decryptionKeys are the round keys of the equivalent inverse cipher
+// (FIPS 197 §5.3.5), as AESDEC takes them: the encryption keys in reverse
+// order, InvMixColumns applied to all but the first and last.
+func (k *aesRoundKeys) decryptionKeys() aesRoundKeys {
+	d := aesRoundKeys{nr: k.nr}
+	d.rk[0] = k.rk[k.nr]
+	d.rk[k.nr] = k.rk[0]
+	for i := 1; i < k.nr; i++ {
+		d.rk[i] = invMixColumns(k.rk[k.nr-i])
+	}
+	return d
+}
+
+func invMixColumns(w [16]byte) (o [16]byte) {
+	for c := 0; c < 16; c += 4 {
+		a0, a1, a2, a3 := w[c], w[c+1], w[c+2], w[c+3]
+		o[c] = gmul(a0, 14) ^ gmul(a1, 11) ^ gmul(a2, 13) ^ gmul(a3, 9)
+		o[c+1] = gmul(a0, 9) ^ gmul(a1, 14) ^ gmul(a2, 11) ^ gmul(a3, 13)
+		o[c+2] = gmul(a0, 13) ^ gmul(a1, 9) ^ gmul(a2, 14) ^ gmul(a3, 11)
+		o[c+3] = gmul(a0, 11) ^ gmul(a1, 13) ^ gmul(a2, 9) ^ gmul(a3, 14)
+	}
+	return o
+}
+
+// gmul multiplies in AES's GF(2^8).
+func gmul(a, b byte) byte {
+	var p byte
+	for ; b != 0; b >>= 1 {
+		if b&1 != 0 {
+			p ^= a
+		}
+		hi := a & 0x80
+		a <<= 1
+		if hi != 0 {
+			a ^= 0x1b
+		}
+	}
+	return p
+}

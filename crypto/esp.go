@@ -52,6 +52,7 @@ type ESP struct {
 	// one AES block per packet instead of a getrandom call.
 	block cipher.Block
 	ivGen cipher.Block
+	cbc   *cbcKeys // AES-CBC in assembly; nil: use block and ivGen
 
 	mac    hmacKey
 	hasMAC bool
@@ -111,6 +112,9 @@ func NewESP(t Transform, cipherKey, integKey []byte, esn bool) (*ESP, error) {
 		var ivKey [16]byte
 		rand.Read(ivKey[:])
 		sa.ivGen, _ = aes.NewCipher(ivKey[:])
+		if useAVX512 && t.Cipher == CipherAESCBC {
+			sa.cbc = newCBCKeys(key, ivKey[:])
+		}
 		clear(ivKey[:])
 	case CipherNull:
 		sa.kind = kindNull
@@ -241,16 +245,22 @@ func sealBatch(ops []Op, genIV bool) {
 		if sc == nil {
 			sc = getScratch()
 		}
-		if genIV {
+		switch {
+		case sa.cbc != nil:
+			sc.cbcOps = append(sc.cbcOps, int32(i))
+		case genIV:
 			sa.writeIV(sc, pkt, op.SeqHi)
+			fallthrough
+		default:
+			sa.sealRef(sc, pkt, op.SeqHi)
 		}
-		sa.sealRef(sc, pkt, op.SeqHi)
 		if sa.hasMAC {
 			n := len(pkt) - sa.icvLen
 			sc.jobs = append(sc.jobs, macJob{key: &sa.mac, msg: pkt[:n], icv: pkt[n:], esn: sa.esn, seqHi: op.SeqHi})
 		}
 	}
 	if sc != nil {
+		sc.cbcSealBatch(ops, sc.cbcOps, genIV)
 		sc.macBatch(sc.jobs)
 		putScratch(sc)
 	}
@@ -393,6 +403,10 @@ func (sa *ESP) openAEADRef(sc *scratch, pkt []byte, seqHi uint32) bool {
 
 // decrypt decrypts a CBC packet whose ICV is verified (NULL: nothing to do).
 func (sa *ESP) decrypt(pkt []byte) {
+	if sa.cbc != nil {
+		cbcDecryptAVX512(&sa.cbc.dec, pkt[espHeaderLen:len(pkt)-sa.icvLen])
+		return
+	}
 	if sa.kind == kindCBC {
 		hdr := espHeaderLen + sa.ivLen
 		cbcDecrypt(sa.block, pkt[espHeaderLen:hdr], pkt[hdr:len(pkt)-sa.icvLen])

@@ -382,3 +382,57 @@ func TestESPBadLengths(t *testing.T) {
 		}
 	}
 }
+
+// One batch of packets of every transform and both ESN settings,
+// interleaved, some malformed: each packet comes back as it went in, and
+// the verdicts match what each SA alone gives.
+func TestESPMixedBatch(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(81, 82))
+		var sas []*ESP
+		for _, tr := range allTransforms() {
+			sas = append(sas, newTestESP(t, r, tr, false), newTestESP(t, r, tr, true))
+		}
+		var ops []Op
+		var want [][]byte
+		for i := range 600 {
+			sa := sas[r.IntN(len(sas))]
+			n := r.IntN(1500)
+			pkt := buildPacket(sa, uint32(i), uint32(i), randBytes(r, n), 4)
+			want = append(want, bytes.Clone(pkt[sa.HeaderLen():len(pkt)-sa.ICVLen()]))
+			ops = append(ops, Op{SA: sa, Pkt: pkt, SeqHi: uint32(i % 3)})
+		}
+		SealBatch(ops)
+		for i := range ops {
+			if !ops[i].OK {
+				t.Fatalf("seal %d failed", i)
+			}
+		}
+		bad := map[int]bool{}
+		for i := range ops {
+			switch i % 7 {
+			case 1: // corrupted: fails where there is an ICV
+				if ops[i].SA.ICVLen() > 0 {
+					ops[i].Pkt[len(ops[i].Pkt)-1] ^= 1
+					bad[i] = true
+				}
+			case 2: // truncated to no room for a trailer
+				ops[i].Pkt = ops[i].Pkt[:ops[i].SA.HeaderLen()+1]
+				bad[i] = true
+			}
+		}
+		OpenBatch(ops)
+		for i := range ops {
+			if ops[i].OK == bad[i] {
+				t.Fatalf("op %d (%s): OK=%v", i, ops[i].SA.Transform(), ops[i].OK)
+			}
+			if bad[i] {
+				continue
+			}
+			sa := ops[i].SA
+			if got := ops[i].Pkt[sa.HeaderLen() : len(ops[i].Pkt)-sa.ICVLen()]; !bytes.Equal(got, want[i]) {
+				t.Fatalf("op %d (%s): payload differs", i, sa.Transform())
+			}
+		}
+	})
+}

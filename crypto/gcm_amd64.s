@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "aes_amd64.h"
 
 // AES-GCM with VAES and VPCLMULQDQ on 512-bit vectors: four blocks per
 // instruction. Data is processed in groups of up to 16 blocks (four ZMM
@@ -91,40 +92,11 @@ DATA inc16<>+0x30(SB)/8, $16
 DATA inc16<>+0x38(SB)/8, $0
 GLOBL inc16<>(SB), RODATA|NOPTR, $64
 
-#define RK(i) (gcmKey_aesRoundKeys+aesRoundKeys_rk+16*(i))
-
 // Counter blocks for 1 to 4 registers, whitened with round key 0.
 #define CTR1 VPSHUFB Z31, Z15, Z0; VPXORQ Z16, Z0, Z0
 #define CTR2 CTR1; VPADDD inc4<>(SB), Z15, Z1; VPSHUFB Z31, Z1, Z1; VPXORQ Z16, Z1, Z1
 #define CTR3 CTR2; VPADDD inc8<>(SB), Z15, Z2; VPSHUFB Z31, Z2, Z2; VPXORQ Z16, Z2, Z2
 #define CTR4 CTR3; VPADDD inc12<>(SB), Z15, Z3; VPSHUFB Z31, Z3, Z3; VPXORQ Z16, Z3, Z3
-
-// One AES round on 1 to 4 registers.
-#define ENC1(k) VAESENC k, Z0, Z0
-#define ENC2(k) ENC1(k); VAESENC k, Z1, Z1
-#define ENC3(k) ENC2(k); VAESENC k, Z2, Z2
-#define ENC4(k) ENC3(k); VAESENC k, Z3, Z3
-
-#define LAST1 VAESENCLAST Z30, Z0, Z0
-#define LAST2 LAST1; VAESENCLAST Z30, Z1, Z1
-#define LAST3 LAST2; VAESENCLAST Z30, Z2, Z2
-#define LAST4 LAST3; VAESENCLAST Z30, Z3, Z3
-
-// Rounds 1 to 9, common to every key size.
-#define MID(E) E(Z17); E(Z18); E(Z19); E(Z20); E(Z21); E(Z22); E(Z23); E(Z24); E(Z25)
-
-// AES on 1 to 4 registers for R8 = 10, 12 or 14 rounds; lbl is a label
-// unique to the expansion site.
-#define AES(E, L, lbl) \
-	MID(E); \
-	CMPQ R8, $10; \
-	JEQ  lbl; \
-	E(Z26); E(Z27); \
-	CMPQ R8, $12; \
-	JEQ  lbl; \
-	E(Z28); E(Z29); \
-lbl: \
-	L
 
 // Multiply the blocks in d by the powers in p, accumulating the unreduced
 // 256-bit products into Z9 (low), Z10 (middle) and Z11 (high).
@@ -186,33 +158,12 @@ lbl: \
 TEXT ·gcmAesAVX512(SB), NOSPLIT, $0-97
 	MOVQ    k+0(FP), AX
 	LEAQ    gcmKey_htab(AX), BX
-	MOVQ    (gcmKey_aesRoundKeys+aesRoundKeys_nr)(AX), R8
 	MOVBQZX open+96(FP), R9
 
-	VMOVDQU64       bswap<>(SB), Z31
-	VBROADCASTI32X4 RK(0)(AX), Z16
-	VBROADCASTI32X4 RK(1)(AX), Z17
-	VBROADCASTI32X4 RK(2)(AX), Z18
-	VBROADCASTI32X4 RK(3)(AX), Z19
-	VBROADCASTI32X4 RK(4)(AX), Z20
-	VBROADCASTI32X4 RK(5)(AX), Z21
-	VBROADCASTI32X4 RK(6)(AX), Z22
-	VBROADCASTI32X4 RK(7)(AX), Z23
-	VBROADCASTI32X4 RK(8)(AX), Z24
-	VBROADCASTI32X4 RK(9)(AX), Z25
-	MOVQ            R8, R10
-	SHLQ            $4, R10
-	VBROADCASTI32X4 RK(0)(AX)(R10*1), Z30
-	CMPQ            R8, $10
-	JEQ             keys_done
-	VBROADCASTI32X4 RK(10)(AX), Z26
-	VBROADCASTI32X4 RK(11)(AX), Z27
-	CMPQ            R8, $12
-	JEQ             keys_done
-	VBROADCASTI32X4 RK(12)(AX), Z28
-	VBROADCASTI32X4 RK(13)(AX), Z29
+	VMOVDQU64 bswap<>(SB), Z31
+	LEAQ      gcmKey_aesRoundKeys(AX), R11
+	LOAD_KEYS(R11)
 
-keys_done:
 	// E(K, J0), which masks the tag, into *tag for now.
 	MOVQ    j0+8(FP), DX
 	VMOVDQU (DX), X0

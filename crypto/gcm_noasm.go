@@ -13,3 +13,15 @@ func gcmAesAVX512(k *gcmKey, j0 *[16]byte, aad1, aad2, data []byte, tag *[16]byt
 func mbCompress(kind hashKind, st *[64]uint64, ptrs *[mbMaxLane]unsafe.Pointer, blocks int) {
 	panic("crypto: no multi-buffer hashing on this platform")
 }
+
+func aesECBEncrypt(k *aesRoundKeys, blocks []byte) {
+	panic("crypto: no AVX-512 AES on this platform")
+}
+
+func cbcDecryptAVX512(dk *aesRoundKeys, ivData []byte) {
+	panic("crypto: no AVX-512 AES on this platform")
+}
+
+func cbcEncryptMB(k *aesRoundKeys, chain *[16][16]byte, ptrs *[16]unsafe.Pointer, blocks int) {
+	panic("crypto: no AVX-512 AES on this platform")
+}

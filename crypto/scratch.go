@@ -20,6 +20,10 @@ type scratch struct {
 	buf    []byte // AES-GMAC AAD with ESN
 	jobs   []macJob
 	mb     mbScratch
+	cbcOps []int32
+	ivs    []byte
+	// Idle lanes of the CBC kernel encrypt this instead of a packet.
+	cbcIdle [16 * cbcMaxStep]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -30,6 +34,7 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 func putScratch(sc *scratch) {
 	clear(sc.jobs)
 	sc.jobs = sc.jobs[:0]
+	sc.cbcOps = sc.cbcOps[:0]
 	scratchPool.Put(sc)
 }
 
