@@ -64,7 +64,7 @@ func TestTSUnacceptableExplains(t *testing.T) {
 	if !strings.Contains(ev.err.Error(), "TS_UNACCEPTABLE") {
 		t.Fatalf("failure %v", ev.err)
 	}
-	want := "vpn 10 ACL 101 line 1 (permit ip 10.2.2.0/24 10.9.9.0/24): TSi 10.1.1.0/24 vs 10.9.9.0/24: addresses do not overlap"
+	want := "vpn 10 ACL 101 line 1 (permit ip 10.2.2.0/24 10.9.9.0/24): TSi 10.1.1.0/24 vs ACL destination 10.9.9.0/24: addresses do not overlap"
 	if !strings.Contains(b.logs.String(), want) {
 		t.Fatalf("B's log lacks %q:\n%s", want, b.logs.String())
 	}

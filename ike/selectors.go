@@ -92,10 +92,10 @@ func selectTS(peers []*PeerConfig, only *ChildConfig, tsi, tsr []ts.Selector) (c
 				if len(nl) == 0 || len(nr) == 0 {
 					var parts []string
 					if len(nr) == 0 {
-						parts = append(parts, "TSi "+ts.Mismatch(tsi, aclRemote))
+						parts = append(parts, "TSi "+ts.Mismatch(tsi, aclRemote, "ACL destination"))
 					}
 					if len(nl) == 0 {
-						parts = append(parts, "TSr "+ts.Mismatch(tsr, aclLocal))
+						parts = append(parts, "TSr "+ts.Mismatch(tsr, aclLocal, "ACL source"))
 					}
 					why = append(why, fmt.Sprintf("%s: %s", describe(c, l), strings.Join(parts, "; ")))
 					continue

@@ -265,12 +265,13 @@ func AllContained(proposed, allowed []Selector) bool {
 }
 
 // Mismatch explains why no proposed selector overlaps an allowed one:
-// which part (family, protocol, address, port) differs, in words.
-func Mismatch(proposed, allowed []Selector) string {
+// which part (family, protocol, address, port) differs, in words. what
+// names the allowed side, e.g. "ACL source".
+func Mismatch(proposed, allowed []Selector, what string) string {
 	var why []string
 	for _, p := range proposed {
 		for _, a := range allowed {
-			why = append(why, fmt.Sprintf("%v vs %v: %s", p, a, disjointReason(p, a)))
+			why = append(why, fmt.Sprintf("%v vs %s %v: %s", p, what, a, disjointReason(p, a)))
 		}
 	}
 	return strings.Join(why, "; ")

@@ -1,0 +1,387 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"ipsecgw/crypto"
+	"ipsecgw/ike"
+	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/message"
+	"ipsecgw/ike/udp"
+	"ipsecgw/spd"
+	"ipsecgw/topo"
+)
+
+var capture = flag.String("capture", "", "write the IKE messages charon sends into this fuzz corpus directory")
+
+const psk = "interop-test-psk-7f3a9c"
+
+// recorder is the Installer of the gateway under test.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	in     map[uint32]*ike.ChildSA
+	out    map[uint32]*ike.ChildSA // by inbound SPI
+	ikes   map[uint64]*ike.IKESAInfo
+	notify chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{in: map[uint32]*ike.ChildSA{}, out: map[uint32]*ike.ChildSA{}, ikes: map[uint64]*ike.IKESAInfo{}, notify: make(chan struct{}, 1)}
+}
+
+func (r *recorder) note(format string, args ...any) {
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) InstallInbound(sa *ike.ChildSA) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.in[sa.InSPI] = sa
+	r.note("in %08x", sa.InSPI)
+	return nil
+}
+
+func (r *recorder) InstallOutbound(sa, old *ike.ChildSA) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.in[sa.InSPI] != sa {
+		r.note("ERROR outbound %08x before inbound", sa.InSPI)
+	}
+	if old != nil {
+		delete(r.out, old.InSPI)
+	}
+	r.out[sa.InSPI] = sa
+	r.note("out %08x", sa.InSPI)
+	return nil
+}
+
+func (r *recorder) RemoveChildSA(sa *ike.ChildSA, why ike.Reason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.in, sa.InSPI)
+	delete(r.out, sa.InSPI)
+	r.note("remove %08x %s", sa.InSPI, why)
+}
+
+func (r *recorder) IKESAUp(sa *ike.IKESAInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ikes[sa.ID] = sa
+	r.note("up %d", sa.ID)
+}
+
+func (r *recorder) IKESADown(sa *ike.IKESAInfo, why ike.Reason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ikes, sa.ID)
+	r.note("down %d %s", sa.ID, why)
+}
+
+func (r *recorder) AcquireFailed(a ike.Acquire, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note("failed %s: %v", a.Child, err)
+}
+
+// wait blocks until cond holds (it runs with the lock held).
+func (r *recorder) wait(t *testing.T, what string, cond func(r *recorder) bool) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		r.mu.Lock()
+		ok := cond(r)
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.notify:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("gateway: timed out waiting for %s; events %v", what, r.events)
+		}
+	}
+}
+
+func (r *recorder) seen(prefix string) bool {
+	for _, e := range r.events {
+		if strings.HasPrefix(e, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// only returns the single active CHILD_SA.
+func (r *recorder) only() *ike.ChildSA {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sa := range r.out {
+		if len(r.out) == 1 {
+			return sa
+		}
+	}
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gateway is the engine under test, its sockets bound inside a namespace.
+type gateway struct {
+	e    *ike.Engine
+	rec  *recorder
+	logs *syncBuffer
+}
+
+func inNamespace(name string, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return f()
+}
+
+func startGateway(t *testing.T, ns string, local netip.Addr, peer *ike.PeerConfig, tweak func(*ike.Config)) *gateway {
+	t.Helper()
+	var conn *udp.Conn
+	if err := inNamespace(ns, func() (err error) {
+		conn, err = udp.Listen([]netip.Addr{local}, 500, 4500)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{rec: newRecorder(), logs: &syncBuffer{}}
+	cfg := ike.Config{
+		Transport: conn, Installer: g.rec,
+		Logger:     slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Retransmit: ike.Retransmit{Timeout: time.Second, Base: 1.4, Tries: 3},
+		RekeyGrace: 100 * time.Millisecond,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e, err := ike.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetPeers([]*ike.PeerConfig{peer}); err != nil {
+		t.Fatal(err)
+	}
+	g.e = e
+	recv := e.Receive
+	if *capture != "" {
+		recv = captureTo(t, *capture, e.Receive)
+	}
+	conn.Serve(recv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		conn.Close()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.logs.String())
+		}
+	})
+	return g
+}
+
+// captureTo saves the IKE messages charon sends as fuzz seeds.
+func captureTo(t *testing.T, dir string, next func(l, r netip.AddrPort, b []byte)) func(l, r netip.AddrPort, b []byte) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	return func(l, r netip.AddrPort, b []byte) {
+		msg := b
+		if l.Port() == 4500 {
+			if len(b) < 4 || !bytes.Equal(b[:4], []byte{0, 0, 0, 0}) {
+				next(l, r, b)
+				return
+			}
+			msg = b[4:]
+		}
+		mu.Lock()
+		n++
+		name := filepath.Join(dir, fmt.Sprintf("%s-%02d", strings.ReplaceAll(t.Name(), "/", "-"), n))
+		mu.Unlock()
+		os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", msg)), 0o644)
+		next(l, r, b)
+	}
+}
+
+// Topology: the gateway under test in site A's gateway namespace
+// (outside 172.31.0.1, LAN 10.1.1.0/24), charon in site B's (172.31.0.2,
+// LAN 10.2.2.0/24).
+var (
+	gwAddr     = netip.MustParseAddr("172.31.0.1")
+	charonAddr = netip.MustParseAddr("172.31.0.2")
+)
+
+func setup(t *testing.T) *topo.Topology {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("interop tests need root for network namespaces")
+	}
+	if _, err := os.Stat(charonBin); err != nil {
+		t.Skip("strongSwan charon not installed (apt-get install strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins)")
+	}
+	tp, err := topo.Build(topo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	return tp
+}
+
+func swanctlConf(ikeProposals, espProposals, localTS, remoteTS, extra string) string {
+	return fmt.Sprintf(`connections {
+  s2s {
+    version = 2
+    local_addrs = %[5]s
+    remote_addrs = %[6]s
+    proposals = %[1]s
+    rekey_time = 0
+    %[7]s
+    local {
+      auth = psk
+      id = %[5]s
+    }
+    remote {
+      auth = psk
+      id = %[6]s
+    }
+    children {
+      net {
+        local_ts = %[3]s
+        remote_ts = %[4]s
+        esp_proposals = %[2]s
+        rekey_time = 0
+        start_action = none
+      }
+    }
+  }
+}
+secrets {
+  ike-gw {
+    id-a = %[5]s
+    id-b = %[6]s
+    secret = "%[8]s"
+  }
+}
+`, ikeProposals, espProposals, localTS, remoteTS, charonAddr, gwAddr, extra, psk)
+}
+
+func permit(src, dst string) ike.ACLLine {
+	return ike.ACLLine{Line: 1, Text: fmt.Sprintf("permit ip %s %s", src, dst),
+		Sel: spd.Selector{Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst)}}
+}
+
+func ourPeer(p ike.IKEProposal, esp ike.ChildProposal, pfs keymat.Group, line ike.ACLLine) *ike.PeerConfig {
+	return &ike.PeerConfig{
+		Name: "charon", Local: gwAddr, Remote: netip.PrefixFrom(charonAddr, 32), LocalPSK: []byte(psk),
+		Proposals: []ike.IKEProposal{p},
+		Children: []*ike.ChildConfig{{Name: "vpnmap 10", Map: "vpnmap", Seq: 10, ACL: "101", Lines: []ike.ACLLine{line},
+			Proposals: []ike.ChildProposal{esp}, PFS: pfs}},
+	}
+}
+
+var (
+	gcm128 = ike.ChildProposal{Name: "gcm", Protocol: message.ProtoESP, Transform: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}}
+	cbc256 = ike.ChildProposal{Name: "cbc", Protocol: message.ProtoESP, Transform: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA256_128}}
+)
+
+// sameChild checks that charon's view of a CHILD_SA mirrors ours.
+func sameChild(t *testing.T, ours *ike.ChildSA, theirs viciChild, encr, keysize, integ string) {
+	t.Helper()
+	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
+		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
+	}
+	if theirs.Encr != encr || theirs.EncrKeysize != keysize || theirs.Integ != integ {
+		t.Fatalf("charon's CHILD_SA uses %s/%s/%s, want %s/%s/%s (ours %v)", theirs.Encr, theirs.EncrKeysize, theirs.Integ, encr, keysize, integ, ours.Transform)
+	}
+	if theirs.Encap != "yes" || !ours.Encap || ours.LocalPort != 4500 || ours.RemotePort != 4500 {
+		t.Fatalf("UDP encapsulation: charon %q, ours %v %d-%d", theirs.Encap, ours.Encap, ours.LocalPort, ours.RemotePort)
+	}
+	if theirs.Mode != "TUNNEL" || theirs.Protocol != "ESP" {
+		t.Fatalf("charon: %s %s", theirs.Mode, theirs.Protocol)
+	}
+	if strings.Join(theirs.LocalTS, " ") != tsList(ours.RemoteTS) || strings.Join(theirs.RemoteTS, " ") != tsList(ours.LocalTS) {
+		t.Fatalf("selectors: charon %v === %v, ours %s === %s", theirs.LocalTS, theirs.RemoteTS, tsList(ours.LocalTS), tsList(ours.RemoteTS))
+	}
+}
+
+func tsList[T fmt.Stringer](ss []T) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+func sameIKE(t *testing.T, ours ike.IKESAInfo, theirs viciIKE) {
+	t.Helper()
+	if theirs.SPIi != fmt.Sprintf("%016x", ours.SPIi) || theirs.SPIr != fmt.Sprintf("%016x", ours.SPIr) || theirs.State != "ESTABLISHED" {
+		t.Fatalf("IKE SA: charon %s_i %s_r %s, ours %016x_i %016x_r", theirs.SPIi, theirs.SPIr, theirs.State, ours.SPIi, ours.SPIr)
+	}
+}
+
+func oneIKE(sas []viciIKE) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
+
+func oneChild(sas []viciIKE) bool {
+	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].Children[0].State == "INSTALLED"
+}
+
+func fmtHex(v uint64, width int) string { return fmt.Sprintf("%0*x", width, v) }
+
+func itoa(v uint64) string { return fmt.Sprint(v) }
