@@ -111,29 +111,51 @@ func payloads(n int) [][]byte {
 	return ps
 }
 
-// exchange sends every payload from c to dst and collects what comes back
-// to c, until all are back or the deadline passes. It retries the ones
-// missing once, for the first packets that waited on ARP/ND.
-func exchange(t *testing.T, c *net.UDPConn, dst netip.AddrPort, ps [][]byte) map[string]bool {
+// exchange sends every payload from tx to dst and collects what arrives
+// on rx, until all are there or nothing comes for a second. A probe goes
+// first until it arrives, so that no payload waits on ARP or ND (whose
+// queue drops); payloads go in windows of 16, small enough for the receive
+// buffer; missing ones are sent again twice.
+func exchange(t *testing.T, tx, rx *net.UDPConn, dst netip.AddrPort, ps [][]byte) map[string]bool {
 	t.Helper()
 	got := map[string]bool{}
 	buf := make([]byte, 2048)
-	for round := 0; round < 3 && len(got) < len(ps); round++ {
-		for _, p := range ps {
-			if !got[string(p)] {
-				if _, err := c.WriteToUDPAddrPort(p, dst); err != nil {
-					t.Fatal(err)
-				}
-			}
+	const probe = "probe"
+	for try := 0; try < 30; try++ {
+		tx.WriteToUDPAddrPort([]byte(probe), dst)
+		rx.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, _, err := rx.ReadFromUDPAddrPort(buf); err == nil && string(buf[:n]) == probe {
+			break
 		}
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		for len(got) < len(ps) {
-			n, _, err := c.ReadFromUDPAddrPort(buf)
+	}
+	drain := func(pending int) {
+		rx.SetReadDeadline(time.Now().Add(time.Second))
+		for pending > 0 {
+			n, _, err := rx.ReadFromUDPAddrPort(buf)
 			if err != nil {
-				break
+				return
 			}
-			got[string(buf[:n])] = true
+			if r := string(buf[:n]); r != probe && !got[r] {
+				got[r] = true
+				pending--
+			}
 		}
+	}
+	for round := 0; round < 3 && len(got) < len(ps); round++ {
+		window := 0
+		for _, p := range ps {
+			if got[string(p)] {
+				continue
+			}
+			if _, err := tx.WriteToUDPAddrPort(p, dst); err != nil {
+				t.Fatal(err)
+			}
+			if window++; window == 16 {
+				drain(window)
+				window = 0
+			}
+		}
+		drain(window)
 	}
 	return got
 }
@@ -250,7 +272,7 @@ func TestReflector(t *testing.T) {
 					src = l.peerIP6
 				}
 				c := udpConn(t, l.peerNS, netip.AddrPortFrom(src, 40000))
-				checkAllBack(t, exchange(t, c, netip.AddrPortFrom(dst, 4500), ps), ps)
+				checkAllBack(t, exchange(t, c, c, netip.AddrPortFrom(dst, 4500), ps), ps)
 			}
 			cancel()
 			wg.Wait()
@@ -312,23 +334,7 @@ func TestForwardSharedUMEM(t *testing.T) {
 		}
 		rx := udpConn(t, b.peerNS, netip.AddrPortFrom(dst, 5000))
 		tx := udpConn(t, a.peerNS, netip.AddrPortFrom(src, 0))
-		got := map[string]bool{}
-		buf := make([]byte, 2048)
-		for round := 0; round < 3 && len(got) < len(ps); round++ {
-			for _, p := range ps {
-				if !got[string(p)] {
-					tx.WriteToUDPAddrPort(p, netip.AddrPortFrom(dst, 5000))
-				}
-			}
-			rx.SetReadDeadline(time.Now().Add(2 * time.Second))
-			for len(got) < len(ps) {
-				n, _, err := rx.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					break
-				}
-				got[string(buf[:n])] = true
-			}
-		}
+		got := exchange(t, tx, rx, netip.AddrPortFrom(dst, 5000), ps)
 		checkAllBack(t, got, ps)
 	}
 	cancel()
@@ -377,7 +383,7 @@ func TestMultiQueue(t *testing.T) {
 			ps := payloads(40)
 			for port := uint16(41000); port < 41016; port++ {
 				c := udpConn(t, l.peerNS, netip.AddrPortFrom(l.peerIP, port))
-				checkAllBack(t, exchange(t, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
+				checkAllBack(t, exchange(t, c, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
 			}
 			cancel()
 			wg.Wait()
@@ -433,5 +439,5 @@ func TestAutoModeFallsBack(t *testing.T) {
 	defer func() { cancel(); wg.Wait(); u.Close() }()
 	ps := payloads(20)
 	c := udpConn(t, l.peerNS, netip.AddrPortFrom(l.peerIP, 40000))
-	checkAllBack(t, exchange(t, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
+	checkAllBack(t, exchange(t, c, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
 }
