@@ -91,6 +91,9 @@ func TestAHICVFieldLen(t *testing.T) {
 	if _, err := NewAH(IntegHMACSHA1_96, make([]byte, 16), false); err == nil {
 		t.Error("short key accepted")
 	}
+	if _, err := NewAH(Integ(99), make([]byte, 16), false); err == nil {
+		t.Error("unknown algorithm accepted")
+	}
 }
 
 // The batch calls allocate nothing per packet or per batch.

@@ -113,8 +113,8 @@ func restore(ops []Op, sealed [][]byte) {
 // slice down, so the best slices are the comparable ones. Measured once per
 // benchmark (the benchmark function runs several times as b.N grows).
 const (
-	slices   = 7
-	sliceDur = 15 * time.Millisecond
+	benchSlices = 7
+	sliceDur    = 15 * time.Millisecond
 )
 
 type rates struct{ pps, bound float64 }
@@ -126,7 +126,7 @@ func measured(b *testing.B, measure func() (pps, bound float64)) rates {
 		return m
 	}
 	var m rates
-	for range slices {
+	for range benchSlices {
 		pps, bound := measure()
 		m.pps, m.bound = max(m.pps, pps), max(m.bound, bound)
 	}

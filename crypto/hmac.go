@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding"
 	"encoding/binary"
 	"hash"
@@ -114,4 +115,40 @@ func chainingValue(kind hashKind, state []byte) (cv [8]uint64) {
 		}
 	}
 	return cv
+}
+
+// macFrom finishes job j on the reference path from an inner hash that has
+// absorbed the key block and the first done bytes of the message, its
+// chaining value cv: the standard library's marshalled state is the key's
+// inner state with the chaining value and the byte count replaced.
+func (sc *scratch) macFrom(j *macJob, cv *[8]uint64, done int) {
+	k := j.key
+	spec := &mbSpecs[k.kind]
+	st := append(sc.state[:0], k.inner...)
+	for w := range spec.words {
+		if spec.wordSize == 8 {
+			binary.BigEndian.PutUint64(st[4+8*w:], cv[w])
+		} else {
+			binary.BigEndian.PutUint32(st[4+4*w:], uint32(cv[w]))
+		}
+	}
+	binary.BigEndian.PutUint64(st[len(st)-8:], uint64(spec.block+done))
+	sc.state = st
+	h := sc.hash(k.kind)
+	u := h.(encoding.BinaryUnmarshaler)
+	u.UnmarshalBinary(st)
+	h.Write(j.msg[done:])
+	if j.esn {
+		binary.BigEndian.PutUint32(sc.seqHi[:], j.seqHi)
+		h.Write(sc.seqHi[:])
+	}
+	d := h.Sum(sc.digest[:0])
+	u.UnmarshalBinary(k.outer)
+	h.Write(d)
+	d = h.Sum(sc.digest[:0])
+	if j.verify {
+		j.ok = subtle.ConstantTimeCompare(d[:k.icvLen], j.icv) == 1
+		return
+	}
+	copy(j.icv, d[:k.icvLen])
 }

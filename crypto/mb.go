@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"slices"
 	"unsafe"
 )
 
@@ -63,7 +64,8 @@ type mbScratch struct {
 	st     [64]uint64 // transposed chaining values, as the kernels take them
 	tail   [mbChunk][256]byte
 	outer  [mbChunk][128]byte
-	tailN  [mbChunk]int // blocks in tail
+	tailN  [mbChunk]int  // blocks in tail
+	done   [mbChunk]bool // finished on the reference path
 }
 
 // macBatch computes or verifies the HMAC of every job.
@@ -84,10 +86,13 @@ func (sc *scratch) macBatch(jobs []macJob) {
 			continue
 		}
 		spec := &mbSpecs[k]
+		// Longest first: the long messages set the number of steps, so
+		// they start at once and the short ones fill the lanes around them.
+		slices.SortFunc(idx, func(a, b int32) int { return len(jobs[b].msg) - len(jobs[a].msg) })
 		for len(idx) > 0 {
 			n := min(len(idx), mbChunk)
-			mb.innerHashes(spec, jobs, idx[:n])
-			mb.outerHashes(spec, jobs, idx[:n])
+			mb.innerHashes(spec, sc, jobs, idx[:n])
+			mb.outerHashes(spec, sc, jobs, idx[:n])
 			idx = idx[n:]
 		}
 	}
@@ -105,7 +110,7 @@ func (sc *scratch) macRef(j *macJob) {
 
 // innerHashes runs the inner hashes of jobs idx: whole blocks in place, then the
 // padded tail built in mb.tail; each digest lands in the job's outer block.
-func (mb *mbScratch) innerHashes(spec *mbSpec, jobs []macJob, idx []int32) {
+func (mb *mbScratch) innerHashes(spec *mbSpec, sc *scratch, jobs []macJob, idx []int32) {
 	bs := spec.block
 	for t, i := range idx {
 		j := &jobs[i]
@@ -117,15 +122,16 @@ func (mb *mbScratch) innerHashes(spec *mbSpec, jobs []macJob, idx []int32) {
 		}
 		mb.tailN[t] = spec.pad(tail, bs+len(j.msg)+4*b2i(j.esn))
 	}
-	mb.schedule(spec, jobs, idx, true)
+	clear(mb.done[:len(idx)])
+	mb.schedule(spec, sc, jobs, idx, true)
 }
 
 // outerHashes runs the outer hashes: one block each, the inner digest padded.
-func (mb *mbScratch) outerHashes(spec *mbSpec, jobs []macJob, idx []int32) {
+func (mb *mbScratch) outerHashes(spec *mbSpec, sc *scratch, jobs []macJob, idx []int32) {
 	for t := range idx {
 		mb.tailN[t] = 1
 	}
-	mb.schedule(spec, jobs, idx, false)
+	mb.schedule(spec, sc, jobs, idx, false)
 }
 
 // pad appends to b, the last partial block of a message of total bytes,
@@ -163,7 +169,7 @@ type lane struct {
 
 // schedule runs the compression function over every task's segments,
 // refilling lanes as they finish, and collects the chaining values.
-func (mb *mbScratch) schedule(spec *mbSpec, jobs []macJob, idx []int32, inner bool) {
+func (mb *mbScratch) schedule(spec *mbSpec, sc *scratch, jobs []macJob, idx []int32, inner bool) {
 	var lanes [mbMaxLane]lane
 	var ptrs [mbMaxLane]unsafe.Pointer
 	next := 0
@@ -172,6 +178,9 @@ func (mb *mbScratch) schedule(spec *mbSpec, jobs []macJob, idx []int32, inner bo
 		next = mb.assign(spec, jobs, idx, inner, &lanes[l], l, next)
 	}
 	for {
+		if inner && next == len(idx) {
+			mb.handOff(spec, sc, jobs, idx, lanes[:spec.lanes])
+		}
 		k := 0
 		var spare unsafe.Pointer
 		for l := range spec.lanes {
@@ -215,11 +224,51 @@ func (mb *mbScratch) schedule(spec *mbSpec, jobs []macJob, idx []int32, inner bo
 	}
 }
 
+// handOff finishes on the reference path the messages still in their
+// in-place blocks once no message waits and at most a quarter of the lanes
+// are busy: a kernel step costs the same with one busy lane as with all,
+// more than a few blocks on the single-message code. The lane's chaining
+// value and byte count become a standard-library hash state.
+func (mb *mbScratch) handOff(spec *mbSpec, sc *scratch, jobs []macJob, idx []int32, lanes []lane) {
+	busy := 0
+	for l := range lanes {
+		if lanes[l].task >= 0 {
+			busy++
+		}
+	}
+	if busy == 0 || busy > spec.lanes/4 {
+		return
+	}
+	st32 := (*[128]uint32)(unsafe.Pointer(&mb.st))
+	for l := range lanes {
+		ln := &lanes[l]
+		if ln.task < 0 || ln.seg != 0 {
+			continue
+		}
+		j := &jobs[idx[ln.task]]
+		var cv [8]uint64
+		for w := range spec.words {
+			if i := w*spec.lanes + l; spec.wordSize == 8 {
+				cv[w] = mb.st[i]
+			} else {
+				cv[w] = uint64(st32[i])
+			}
+		}
+		done := len(j.msg) - len(ln.buf)
+		sc.macFrom(j, &cv, done)
+		mb.done[ln.task] = true
+		ln.task = -1
+	}
+}
+
 // assign gives lane l the next task, if any, and loads its chaining value.
 func (mb *mbScratch) assign(spec *mbSpec, jobs []macJob, idx []int32, inner bool, ln *lane, l, next int) int {
 	ln.task = -1
 	if next >= len(idx) {
 		return next
+	}
+	if !inner && mb.done[next] {
+		return mb.assign(spec, jobs, idx, inner, ln, l, next+1)
 	}
 	j := &jobs[idx[next]]
 	ln.task = next

@@ -18,6 +18,7 @@ type scratch struct {
 	aad    [12]byte
 	ctr    [16]byte
 	buf    []byte // AES-GMAC AAD with ESN
+	state  []byte // a marshalled hash state
 	jobs   []macJob
 	mb     mbScratch
 	cbcOps []int32
