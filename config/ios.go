@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // This file is the IOS-style reader's framework: it splits the text into
@@ -45,12 +46,13 @@ func (l *line) word(i int) string {
 	return ""
 }
 
-// rest returns the raw text after the first n words.
+// rest returns the raw text after the first n words (words separated as
+// strings.Fields separates them).
 func (l *line) rest(n int) string {
 	s := l.raw
 	for i := 0; i < n; i++ {
-		s = strings.TrimLeft(s, " \t")
-		j := strings.IndexAny(s, " \t")
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		j := strings.IndexFunc(s, unicode.IsSpace)
 		if j < 0 {
 			return ""
 		}
@@ -141,8 +143,8 @@ func (p *parser) feedText(file string, text []byte, offset int) {
 	n := 0
 	for sc.Scan() {
 		n++
-		raw := strings.TrimRight(sc.Text(), " \t\r")
-		trimmed := strings.TrimLeft(raw, " \t")
+		raw := strings.TrimRightFunc(sc.Text(), unicode.IsSpace)
+		trimmed := strings.TrimLeftFunc(raw, unicode.IsSpace)
 		if trimmed == "" || trimmed[0] == '!' || trimmed[0] == '#' {
 			continue
 		}

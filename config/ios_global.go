@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // globalMode is configuration mode at the top level.
@@ -86,7 +87,8 @@ func (p *parser) banner(l *line) {
 	}
 	p.unimplemented(l)
 	text := l.rest(2)
-	delim := text[:1]
+	_, size := utf8.DecodeRuneInString(text)
+	delim := text[:size]
 	if strings.HasPrefix(text, "^C") {
 		delim = "^C"
 	}

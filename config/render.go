@@ -382,7 +382,7 @@ func routeText(rt Route) string {
 
 func (r *renderer) acl(a *ACL) {
 	switch {
-	case a.Numbered():
+	case a.Numbered() && len(a.Lines) > 0:
 		for _, l := range a.Lines {
 			r.line("access-list %s %s", a.Name, l.Text(false))
 		}
