@@ -261,7 +261,8 @@ func (s *Socket) Transmit(bufs []*packet.Buf) {
 	}
 	chunk := s.pool.ChunkSize()
 	for _, b := range bufs {
-		if b.Len() == 0 || b.Len() > chunk-packet.Headroom && b.Pool() != s.pool {
+		foreign := b.Pool() != s.pool
+		if b.Len() == 0 || (foreign && b.Len() > chunk-packet.Headroom) {
 			s.c.TxInvalid++
 			release(b)
 			continue
@@ -271,7 +272,7 @@ func (s *Socket) Transmit(bufs []*packet.Buf) {
 			release(b)
 			continue
 		}
-		if b.Pool() != s.pool {
+		if foreign {
 			c := s.pool.Get()
 			if c == nil {
 				s.c.TxNoFrame++
