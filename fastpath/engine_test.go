@@ -120,6 +120,10 @@ func newGateway(t testing.TB, self, peer site, spec *saSpec, kind EntryKind, mtu
 			{Sel: spd.Selector{Src: self.lan, Dst: peer.lan}, Permit: true, Entry: 0, Line: 1},
 			{Sel: spd.Selector{Src: self.lan6, Dst: peer.lan6}, Permit: true, Entry: 1, Line: 1},
 		}
+		if spec.mode == sad.Transport { // traffic between the peers themselves
+			rules[0].Sel = spd.Selector{Src: host(self.outside), Dst: host(peer.outside)}
+			rules[1].Sel = spd.Selector{Src: host(self.outside6), Dst: host(peer.outside6)}
+		}
 		tab, err := spd.Compile(rules)
 		if err != nil {
 			t.Fatal(err)
@@ -166,6 +170,8 @@ func newGateway(t testing.TB, self, peer site, spec *saSpec, kind EntryKind, mtu
 	return g
 }
 
+func host(p netip.Prefix) netip.Prefix { return netip.PrefixFrom(p.Addr(), p.Addr().BitLen()) }
+
 // makeSAs builds the outbound and inbound SAs of one ACL line. SPIs are
 // mirrored by the peer: our outbound SPI is its inbound one.
 func (g *gateway) makeSAs(t testing.TB, db *sad.DB, spec *saSpec, sel spd.Selector, spiOut, spiIn uint32, self, peer site) (out, in *sad.SA) {
@@ -173,6 +179,9 @@ func (g *gateway) makeSAs(t testing.TB, db *sad.DB, spec *saSpec, sel spd.Select
 	local, remote := self.outside.Addr(), peer.outside.Addr()
 	if spec.outer6 {
 		local, remote = self.outside6.Addr(), peer.outside6.Addr()
+	}
+	if spec.mode == sad.Transport { // the endpoints are the traffic's
+		local, remote = sel.Src.Addr(), sel.Dst.Addr()
 	}
 	// Keys derive from the SPI, so both gateways compute the same ones.
 	mk := func(spi uint32, dir sad.Direction, proto sad.Protocol) *sad.SA {
@@ -634,6 +643,36 @@ func TestInject(t *testing.T) {
 	}
 	if s := g.stats().Global; s.Injected != 2 || s.Encrypted != 1 || s.Forwarded != 1 {
 		t.Fatalf("counters %+v", s)
+	}
+}
+
+// TestTransportMode protects traffic the gateway originates to its peer in
+// transport mode: A injects it, B receives ESP addressed to itself and
+// hands the original packet to its slow path.
+func TestTransportMode(t *testing.T) {
+	a, b := newPair(t, saSpec{proto: sad.ESP, transform: gcm128, mode: sad.Transport}, 0)
+	for _, c := range []struct{ src, dst string }{{"192.0.2.1", "192.0.2.2"}, {"2001:db8:ff::1", "2001:db8:ff::2"}} {
+		orig := mustIP(t, buildFrame(t, c.src, c.dst, frameOpts{payload: payload(300)}))
+		s := a.w.Injects().Reserve()
+		s.Packet, s.Bypass = append(s.Packet[:0], orig...), false
+		a.w.Injects().Commit()
+		_, wire := a.send(t, a.in)
+		if len(wire) != 1 {
+			t.Fatalf("%s: %d frames out", c.src, len(wire))
+		}
+		p := ipOf(t, wire[0], siteB.outMAC, siteA.outMAC)
+		if outerProto(p) != layers.IPProtocolESP || len(p) >= len(orig)+40 {
+			t.Fatalf("%s: not transport-mode ESP: %x", c.src, p)
+		}
+		b.send(t, b.out, wire[0])
+		punt := b.w.Punts().Peek()
+		if punt == nil || punt.Kind != PuntLocal || !bytes.Equal(punt.Packet, orig) {
+			t.Fatalf("%s: B punted %+v, want the original packet", c.src, punt)
+		}
+		b.w.Punts().Release()
+	}
+	if s := b.stats().Global; s.Decrypted != 2 || s.Drops.Total() != 0 {
+		t.Fatalf("B counters %+v", s)
 	}
 }
 
