@@ -441,3 +441,38 @@ func TestAutoModeFallsBack(t *testing.T) {
 	c := udpConn(t, l.peerNS, netip.AddrPortFrom(l.peerIP, 40000))
 	checkAllBack(t, exchange(t, c, c, netip.AddrPortFrom(l.gwIP, 4500), ps), ps)
 }
+
+// TestTransmitForeignFrame: a frame from another pool (a packet the slow
+// path built, say) is copied into the UMEM, sent, and its chunk returned to
+// its own pool.
+func TestTransmitForeignFrame(t *testing.T) {
+	n := newTestNet(t, 1)
+	l := n.links[0]
+	i := n.openIface(t, Config{Device: l.dev})
+	u := newUMEM(t, 1)
+	defer u.Close()
+	s := n.openSocket(t, i, u, SocketConfig{Queue: 0})
+	rx := udpConn(t, l.peerNS, netip.AddrPortFrom(l.peerIP, 40000))
+
+	heap := packet.NewHeapPool(4, 2048)
+	f := heap.Get()
+	frame := cat(eth(0x0800), ipv4(17, l.gwIP.String(), l.peerIP.String(), 0, 0, udp(4500, 40000, []byte("from the slow path"))))
+	copy(frame[0:6], l.peerMAC)
+	copy(frame[6:12], l.gwMAC)
+	f.SetLen(len(frame))
+	copy(f.Bytes(), frame)
+	s.Transmit([]*packet.Buf{f})
+	s.Flush()
+
+	buf := make([]byte, 64)
+	rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := rx.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "from the slow path" {
+		t.Fatalf("peer got %q, %v", buf[:max(n, 0)], err)
+	}
+	if heap.Free() != 4 {
+		t.Errorf("foreign chunk not returned to its pool: %d of 4 free", heap.Free())
+	}
+	if c := s.Counters(); c.TxCopied != 1 || c.TxPackets != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}
