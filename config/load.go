@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,16 +84,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 		}
 		p.feedText(cfg.PolicyFile, text, 0)
 	case inline:
-		// A block scalar's text starts on the line after `policy: |`.
-		file, offset := path, 0
-		if pos := s.pos("policy"); pos.Line > 0 {
-			offset = pos.Line
-		} else {
-			file = pos.File
-			if pos.File == path {
-				file = path + " (policy)"
-			}
-		}
+		file, offset := s.inlinePos()
 		p.feedText(file, []byte(inlineText), offset)
 	case policyNode != nil:
 		(&yamlPolicy{p: p, file: path}).policy(policyNode)
@@ -163,10 +153,4 @@ func crossCheck(cfg *Config, d *diags) {
 			d.warnf(i.Pos, "interface %s has a crypto map but is not listed under interfaces: in %s: no traffic passes it", n, cfg.File)
 		}
 	}
-}
-
-// String summarises the configuration for logs.
-func (c *Config) String() string {
-	return fmt.Sprintf("%s: %d interfaces, %d crypto maps, %d errors, %d warnings",
-		c.File, len(c.System.Interfaces), len(c.Policy.CryptoMaps), c.Diags.Errors(), c.Diags.Warnings())
 }

@@ -535,10 +535,10 @@ func ikev2Match(i, o *gateway, ip, rp *IKEv2Profile, local, peer netip.Addr) (no
 	default:
 		notes = append(notes, fmt.Sprintf("pre-shared keys match (%s keyring %s peer %s, %s keyring %s peer %s)", i.name, ip.Keyring.Name, keyI.Name, o.name, rp.Keyring.Name, keyR.Name))
 	}
-	if p := commonIKEv2(ikev2Proposals(i.pol, local), ikev2Proposals(o.pol, peer)); p != "" {
+	if p := commonIKEv2(i.pol.IKEv2ProposalsFor(local), o.pol.IKEv2ProposalsFor(peer)); p != "" {
 		notes = append(notes, "IKEv2 SA: "+p)
 	} else {
-		fail("no common IKEv2 proposal: %s offers %s; %s accepts %s", i.name, proposalsText(ikev2Proposals(i.pol, local)), o.name, proposalsText(ikev2Proposals(o.pol, peer)))
+		fail("no common IKEv2 proposal: %s offers %s; %s accepts %s", i.name, proposalsText(i.pol.IKEv2ProposalsFor(local)), o.name, proposalsText(o.pol.IKEv2ProposalsFor(peer)))
 	}
 	return notes, ok
 }
@@ -563,29 +563,6 @@ func prefixesText(ps []netip.Prefix) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
-}
-
-// ikev2Proposals returns the proposals a gateway uses on local address a:
-// those of the IKEv2 policies matching it (or matching any address), else
-// the defaults.
-func ikev2Proposals(p *Policy, a netip.Addr) []*IKEv2Proposal {
-	var specific, any []*IKEv2Proposal
-	for _, n := range sortedKeys(p.IKEv2.Policies) {
-		ip := p.IKEv2.Policies[n]
-		switch {
-		case len(ip.MatchLocal) == 0:
-			any = append(any, ip.Proposals...)
-		case hasAddr(ip.MatchLocal, a):
-			specific = append(specific, ip.Proposals...)
-		}
-	}
-	switch {
-	case len(specific) > 0:
-		return specific
-	case len(any) > 0:
-		return any
-	}
-	return DefaultIKEv2Proposals()
 }
 
 // commonIKEv2 returns the first combination both accept, as text, or "".
@@ -675,7 +652,7 @@ func isakmpMatch(i, o *gateway, local, peer netip.Addr) (notes []string, ok bool
 			notes = append(notes, fmt.Sprintf("ISAKMP policy %d: %s", match.Priority, isakmpText(match)))
 		}
 	}
-	ki, kr := isakmpKey(i.pol, peer), isakmpKey(o.pol, local)
+	ki, kr := i.pol.ISAKMPKeyFor(peer), o.pol.ISAKMPKeyFor(local)
 	switch {
 	case ki == nil:
 		fail("%s has no crypto isakmp key for %s", i.name, peer)
@@ -695,17 +672,6 @@ func isakmpText(p *ISAKMPPolicy) string {
 		enc = fmt.Sprintf("aes %d", p.Encryption.KeyBits)
 	}
 	return fmt.Sprintf("encryption %s, hash %s, group %d, lifetime %d", enc, keyword(hashNames, p.Hash), p.Group, p.Lifetime)
-}
-
-// isakmpKey returns the most specific key covering a.
-func isakmpKey(p *Policy, a netip.Addr) *ISAKMPKey {
-	var best *ISAKMPKey
-	for _, k := range p.ISAKMP.Keys {
-		if k.Peer.Contains(a) && (best == nil || k.Peer.Bits() > best.Peer.Bits()) {
-			best = k
-		}
-	}
-	return best
 }
 
 // checkManual pairs a manual entry with the peer's manual entry holding

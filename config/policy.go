@@ -521,6 +521,41 @@ func (k *IKEv2Keyring) Peer(a netip.Addr) *KeyringPeer {
 	return best
 }
 
+// IKEv2ProposalsFor returns the IKE SA proposals used on local address a:
+// those of the IKEv2 policies that match it, else of the policies without
+// match address local, else DefaultIKEv2Proposals.
+func (p *Policy) IKEv2ProposalsFor(a netip.Addr) []*IKEv2Proposal {
+	var specific, any []*IKEv2Proposal
+	for _, n := range sortedKeys(p.IKEv2.Policies) {
+		ip := p.IKEv2.Policies[n]
+		switch {
+		case len(ip.MatchLocal) == 0:
+			any = append(any, ip.Proposals...)
+		case hasAddr(ip.MatchLocal, a):
+			specific = append(specific, ip.Proposals...)
+		}
+	}
+	switch {
+	case len(specific) > 0:
+		return specific
+	case len(any) > 0:
+		return any
+	}
+	return DefaultIKEv2Proposals()
+}
+
+// ISAKMPKeyFor returns the most specific `crypto isakmp key` covering peer
+// a, or nil.
+func (p *Policy) ISAKMPKeyFor(a netip.Addr) *ISAKMPKey {
+	var best *ISAKMPKey
+	for _, k := range p.ISAKMP.Keys {
+		if k.Peer.Contains(a) && (best == nil || k.Peer.Bits() > best.Peer.Bits()) {
+			best = k
+		}
+	}
+	return best
+}
+
 // DPD is the IKEv2 profile's dead peer detection setting.
 type DPD struct {
 	Interval, Retry int

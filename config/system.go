@@ -234,6 +234,23 @@ func (s *sysLoader) pos(path ...any) Pos {
 	return Pos{File: s.file, Line: line}
 }
 
+// inlinePos says where the lines of an inline policy are: a literal block
+// (`policy: |`) starts on the line after its key, so policy line n is file
+// line key+n; other forms (quoted strings, TOML, a variable) are numbered
+// from 1 under a name of their own.
+func (s *sysLoader) inlinePos() (file string, offset int) {
+	pos := s.pos("policy")
+	if pos.File != s.file {
+		return pos.File, 0 // $IPSECGW_POLICY
+	}
+	for i := 0; s.root != nil && i+1 < len(s.root.Content); i += 2 {
+		if k, v := s.root.Content[i], resolveAlias(s.root.Content[i+1]); k.Value == "policy" && v.Style&yaml.LiteralStyle != 0 {
+			return s.file, k.Line
+		}
+	}
+	return s.file + " (policy)", 0
+}
+
 // loadSystem reads the system settings. It returns the raw decoded form
 // (for the policy keys) and the policy node of a YAML file.
 func (s *sysLoader) load(data []byte, ext string) (*System, *rawConfig, *yaml.Node, error) {
