@@ -392,6 +392,7 @@ func TestLoadProblems(t *testing.T) {
 		"missing.yaml":  "policy_file: nope.cfg\n",
 		"nopolicy.yaml": "interfaces:\n  - {name: outside, device: eth1}\n",
 		"list.yaml":     "- a\n- b\n",
+		"badlist.yaml":  "interfaces: 5\n",
 		"cross.yaml":    "interfaces:\n  - {name: outside, device: eth1}\npolicy: |\n  interface inside\n   ip address 10.0.0.1 255.255.255.0\n   crypto map m\n  crypto ipsec transform-set t esp-gcm\n  access-list 101 permit ip 10.0.0.0 0.0.0.255 10.1.0.0 0.0.0.255\n  crypto map m 10\n   set peer 192.0.2.2\n   set transform-set t\n   match address 101\n",
 	})
 	cfg, _ := Load(filepath.Join(dir, "both.yaml"))
@@ -400,6 +401,8 @@ func TestLoadProblems(t *testing.T) {
 	checkDiags(t, cfg.Diags, "1 error: policy_file: open")
 	cfg, _ = Load(filepath.Join(dir, "nopolicy.yaml"))
 	checkDiags(t, cfg.Diags, "0 warning: no policy or policy_file", "2 warning: interface outside has no `interface outside` stanza")
+	cfg, _ = Load(filepath.Join(dir, "badlist.yaml"))
+	checkDiags(t, cfg.Diags, `1 error: 'interfaces[0]' expected a map or struct, got "int"`)
 	if _, err := Load(filepath.Join(dir, "list.yaml")); err == nil {
 		t.Error("a YAML list loaded")
 	}

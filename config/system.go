@@ -372,7 +372,9 @@ func (s *sysLoader) unknownFields(n *yaml.Node, what string, allowed []string) {
 func (s *sysLoader) listEnv(v *viper.Viper, list string, fields []string) error {
 	items := toItems(v.Get(list))
 	whole := envName(list)
+	changed := false
 	if text, ok := os.LookupEnv(whole); ok {
+		changed = true
 		var parsed []map[string]any
 		if err := yaml.Unmarshal([]byte(text), &parsed); err != nil {
 			return fmt.Errorf("$%s: want a YAML or JSON list of %s: %v", whole, list, err)
@@ -438,6 +440,7 @@ func (s *sysLoader) listEnv(v *viper.Viper, list string, fields []string) error 
 			items[idx][st.field] = st.value
 			s.envSet[fmt.Sprintf("%s.%d.%s", list, idx, st.field)] = st.env
 			st.env = ""
+			changed = true
 		}
 	}
 	for _, st := range sets {
@@ -445,7 +448,7 @@ func (s *sysLoader) listEnv(v *viper.Viper, list string, fields []string) error 
 			return fmt.Errorf("$%s: index %s is past the end of %s (%d elements)", st.env, st.sel, list, len(items))
 		}
 	}
-	if len(items) > 0 || v.IsSet(list) {
+	if changed {
 		out := make([]any, len(items))
 		for i, it := range items {
 			out[i] = it
