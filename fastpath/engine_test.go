@@ -698,3 +698,68 @@ func TestTablesSwap(t *testing.T) {
 		t.Fatal("tables with another interface list accepted")
 	}
 }
+
+// TestBinding checks how outbound SAs are found for a permit rule: the
+// newest SA whose selectors cover the flow, narrower SAs before wider ones
+// as bound, per-host SAs by host pair, deleted bindings gone.
+func TestBinding(t *testing.T) {
+	rules := []spd.Rule{
+		{Sel: spd.Selector{Src: pfx("10.1.0.0/24"), Dst: pfx("10.2.0.0/24")}, Permit: true, Entry: 0, Line: 1},
+		{Sel: spd.Selector{Src: pfx("10.1.0.0/24"), Dst: pfx("10.3.0.0/24")}, Permit: true, Entry: 1, Line: 1},
+		{Sel: spd.Selector{Src: pfx("10.1.0.0/24"), Dst: pfx("10.4.0.0/24")}, Permit: false, Entry: 2, Line: 1},
+	}
+	tab, err := spd.Compile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := NewCryptoMap("m", tab, []CryptoEntry{{Seq: 10}, {Seq: 20, PerHost: true}, {Seq: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(spi uint32, sels ...spd.Selector) *sad.SA {
+		sa, err := sad.New(sad.Config{SPI: spi, Protocol: sad.ESP, Direction: sad.Outbound, Local: addr("192.0.2.1"), Remote: addr("192.0.2.2"),
+			Transform: gcm128, CipherKey: key(20, 1), Selectors: sels}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sa
+	}
+	narrow := mk(300, spd.Selector{Src: pfx("10.1.0.0/25"), Dst: pfx("10.2.0.0/24")})
+	wide := mk(301, rules[0].Sel)
+	hostSA := mk(302, spd.Selector{Src: pfx("10.1.0.5/32"), Dst: pfx("10.3.0.7/32")})
+	cm, err = cm.WithSAs([]Binding{{Rule: 0, SA: narrow}, {Rule: 0, SA: wide}, {Rule: 1, SA: hostSA, Src: addr("10.1.0.5"), Dst: addr("10.3.0.7")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := func(src, dst string) *spd.Flow { return &spd.Flow{Src: addr(src), Dst: addr(dst), Proto: 17} }
+	for _, c := range []struct {
+		rule     int
+		src, dst string
+		want     *sad.SA
+	}{
+		{0, "10.1.0.5", "10.2.0.9", narrow},
+		{0, "10.1.0.200", "10.2.0.9", wide},
+		{1, "10.1.0.5", "10.3.0.7", hostSA},
+		{1, "10.1.0.6", "10.3.0.7", nil},
+	} {
+		if got := cm.outboundSA(c.rule, flow(c.src, c.dst)); got != c.want {
+			t.Errorf("rule %d %s -> %s: got %v, want %v", c.rule, c.src, c.dst, got, c.want)
+		}
+	}
+	if _, err := cm.WithSAs([]Binding{{Rule: 2, SA: wide}}, nil); err == nil {
+		t.Error("SA bound to a deny line")
+	}
+	if _, err := cm.WithSAs([]Binding{{Rule: 1, SA: wide}}, nil); err == nil {
+		t.Error("per-host binding without a host pair accepted")
+	}
+	cm2, err := cm.WithSAs(nil, []*sad.SA{narrow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm2.outboundSA(0, flow("10.1.0.5", "10.2.0.9")); got != wide {
+		t.Errorf("after unbinding the narrow SA: %v", got)
+	}
+	if len(cm2.Bindings()) != 2 || len(cm.Bindings()) != 3 {
+		t.Errorf("bindings %d and %d", len(cm2.Bindings()), len(cm.Bindings()))
+	}
+}

@@ -80,8 +80,16 @@ type CryptoMap struct {
 	SPD     *spd.Table
 	Entries []CryptoEntry // indexed by spd.Rule.Entry
 
-	bySA   [][]*sad.SA // by rule index
+	bySA   [][]bound // by rule index
 	byHost map[hostKey]*sad.SA
+}
+
+// bound is an SA bound to a rule. whole records that the SA's selectors
+// cover all of the rule's traffic (manual SAs, and IKE SAs negotiated for
+// the whole ACL line), so lookups skip matching them per packet.
+type bound struct {
+	sa    *sad.SA
+	whole bool
 }
 
 type hostKey struct {
@@ -96,7 +104,7 @@ func NewCryptoMap(name string, table *spd.Table, entries []CryptoEntry) (*Crypto
 			return nil, fmt.Errorf("crypto map %s: rule %d names entry %d of %d", name, i, e, len(entries))
 		}
 	}
-	return &CryptoMap{Name: name, SPD: table, Entries: slices.Clone(entries), bySA: make([][]*sad.SA, table.Len())}, nil
+	return &CryptoMap{Name: name, SPD: table, Entries: slices.Clone(entries), bySA: make([][]bound, table.Len())}, nil
 }
 
 // Binding is one outbound SA bound to a permit rule of a crypto map.
@@ -115,13 +123,13 @@ var ErrBinding = errors.New("fastpath: invalid SA binding")
 // bound to the same rule) and every binding of an SA in del removed.
 func (c *CryptoMap) WithSAs(add []Binding, del []*sad.SA) (*CryptoMap, error) {
 	n := *c
-	n.bySA = make([][]*sad.SA, len(c.bySA))
+	n.bySA = make([][]bound, len(c.bySA))
 	n.byHost = make(map[hostKey]*sad.SA, len(c.byHost)+len(add))
 	drop := func(sa *sad.SA) bool { return slices.Contains(del, sa) }
-	for r, sas := range c.bySA {
-		for _, sa := range sas {
-			if !drop(sa) {
-				n.bySA[r] = append(n.bySA[r], sa)
+	for r, bs := range c.bySA {
+		for _, b := range bs {
+			if !drop(b.sa) {
+				n.bySA[r] = append(n.bySA[r], b)
 			}
 		}
 	}
@@ -145,7 +153,8 @@ func (c *CryptoMap) WithSAs(add []Binding, del []*sad.SA) (*CryptoMap, error) {
 			n.byHost[hostKey{b.Rule, b.Src, b.Dst}] = b.SA
 			continue
 		}
-		n.bySA[b.Rule] = append([]*sad.SA{b.SA}, n.bySA[b.Rule]...)
+		whole := coversRule(b.SA.Selectors(), c.SPD.Rule(b.Rule).Sel)
+		n.bySA[b.Rule] = append([]bound{{b.SA, whole}}, n.bySA[b.Rule]...)
 	}
 	return &n, nil
 }
@@ -153,9 +162,9 @@ func (c *CryptoMap) WithSAs(add []Binding, del []*sad.SA) (*CryptoMap, error) {
 // Bindings lists every binding, for show and for the slow path's rekeying.
 func (c *CryptoMap) Bindings() []Binding {
 	var out []Binding
-	for r, sas := range c.bySA {
-		for _, sa := range sas {
-			out = append(out, Binding{Rule: r, SA: sa})
+	for r, bs := range c.bySA {
+		for _, b := range bs {
+			out = append(out, Binding{Rule: r, SA: b.sa})
 		}
 	}
 	for k, sa := range c.byHost {
@@ -170,12 +179,31 @@ func (c *CryptoMap) outboundSA(r int, f *spd.Flow) *sad.SA {
 	if c.Entries[c.SPD.Rule(r).Entry].PerHost {
 		return c.byHost[hostKey{r, f.Src, f.Dst}]
 	}
-	for _, sa := range c.bySA[r] {
-		if covers(sa.Selectors(), f) {
-			return sa
+	for _, b := range c.bySA[r] {
+		if b.whole || covers(b.sa.Selectors(), f) {
+			return b.sa
 		}
 	}
 	return nil
+}
+
+// coversRule reports whether SA selectors sels allow all traffic of rule
+// selector r: no selectors, or one that contains r in every dimension.
+func coversRule(sels []spd.Selector, r spd.Selector) bool {
+	if len(sels) == 0 {
+		return true
+	}
+	for _, s := range sels {
+		if (s.Proto == 0 || s.Proto == r.Proto) && prefixCovers(s.Src, r.Src) && prefixCovers(s.Dst, r.Dst) &&
+			s.SrcPorts.Any() && s.DstPorts.Any() || s == r {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixCovers(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
 }
 
 // covers reports whether the SA selectors sels allow flow f; no selectors

@@ -104,6 +104,17 @@ type Worker struct {
 
 	tx [][]*packet.Buf // by port
 
+	// One-entry caches of the last lookups, for the common case of a
+	// vector of one flow or one tunnel: the next hop's MAC (valid for
+	// one neighbour table) and an SA's route to its peer (valid for one
+	// Tables).
+	lastHop   hop
+	lastMAC   MAC
+	lastNB    *Neighbors
+	lastSA    *sad.SA
+	lastSAT   *Tables
+	lastSAHop hop
+
 	cache    *spd.Cache
 	punt     *ring.Ring[Punt]
 	inject   *ring.Ring[Inject]
@@ -446,13 +457,16 @@ func (w *Worker) protect(b *packet.Buf, m *meta, inIf, outIf int, cm *CryptoMap,
 		w.drop(b, inIf, stats.NoSA)
 		return
 	}
-	prt := w.t.FIB.Lookup(sa.Remote())
-	if prt == nil || prt.Kind == RouteLocal {
-		sa.Drop(w.id, stats.NoRoute, 1)
-		w.drop(b, inIf, stats.NoRoute)
-		return
+	if sa != w.lastSA || w.t != w.lastSAT {
+		prt := w.t.FIB.Lookup(sa.Remote())
+		if prt == nil || prt.Kind == RouteLocal {
+			sa.Drop(w.id, stats.NoRoute, 1)
+			w.drop(b, inIf, stats.NoRoute)
+			return
+		}
+		w.lastSA, w.lastSAT, w.lastSAHop = sa, w.t, hop{prt.Iface, nextHop(prt, sa.Remote())}
 	}
-	h := hop{prt.Iface, nextHop(prt, sa.Remote())}
+	h := w.lastSAHop
 	if limit := w.t.Interfaces[h.iface].MTU - sa.Overhead(); m.length > limit {
 		if m.ver == 6 || m.df || sa.Mode() == sad.Transport {
 			w.icmpError(b, m, inIf, tooBig(m.ver, limit))
@@ -554,11 +568,14 @@ func (w *Worker) writeEthernet(b *packet.Buf, h hop, inIf int) {
 		w.drop(b, inIf, stats.NoRoute)
 		return
 	}
-	mac, ok := w.nb.Lookup(h.iface, h.nh)
+	mac, ok := w.lastMAC, h == w.lastHop && w.nb == w.lastNB
 	if !ok {
-		w.neighborMiss(h)
-		w.drop(b, inIf, stats.NoNeighbor)
-		return
+		if mac, ok = w.nb.Lookup(h.iface, h.nh); !ok {
+			w.neighborMiss(h)
+			w.drop(b, inIf, stats.NoNeighbor)
+			return
+		}
+		w.lastHop, w.lastMAC, w.lastNB = h, mac, w.nb
 	}
 	ifc := &w.t.Interfaces[h.iface]
 	et := uint16(etherTypeIPv4)
