@@ -176,15 +176,59 @@ func (y *yamlPolicy) boolean(n *yaml.Node, what string) bool {
 	return b
 }
 
+// Feeding helpers: each takes the fields of a mapping and a key, and feeds
+// the command its value makes when the key is present.
+
+// one feeds `PREFIX VALUE` for a one-word value.
+func (y *yamlPolicy) one(f map[string]*yaml.Node, k string, prefix ...string) {
+	if x := f[k]; x != nil {
+		if s, ok := y.name(x, k); ok {
+			y.cmd(x, append(prefix, s)...)
+		}
+	}
+}
+
+// each feeds `PREFIX VALUE` for every value of a value or list.
+func (y *yamlPolicy) each(f map[string]*yaml.Node, k string, prefix ...string) {
+	if x := f[k]; x != nil {
+		if vs, ok := y.names(x, k); ok {
+			for _, v := range vs {
+				y.cmd(x, append(prefix, v)...)
+			}
+		}
+	}
+}
+
+// all feeds `PREFIX V1 V2 ...`: a value or list on one command.
+func (y *yamlPolicy) all(f map[string]*yaml.Node, k string, prefix ...string) {
+	if x := f[k]; x != nil {
+		if vs, ok := y.names(x, k); ok {
+			y.cmd(x, append(prefix, vs...)...)
+		}
+	}
+}
+
+// text feeds `PREFIX TEXT` for free text (descriptions, several words).
+func (y *yamlPolicy) text(f map[string]*yaml.Node, k string, prefix ...string) {
+	if x := f[k]; x != nil {
+		if s, ok := y.scalar(x, k); ok {
+			y.cmd(x, append(prefix, s)...)
+		}
+	}
+}
+
+// flag feeds the command when the value is true.
+func (y *yamlPolicy) flag(f map[string]*yaml.Node, k string, words ...string) {
+	if x := f[k]; x != nil && y.boolean(x, k) {
+		y.cmd(x, words...)
+	}
+}
+
 // feedYAMLPolicy turns the policy mapping into commands.
 func (y *yamlPolicy) policy(n *yaml.Node) {
 	f := y.fields(n, "policy", "hostname", "access_lists", "ipv6_access_lists", "transform_sets", "ipsec",
 		"crypto_maps", "dynamic_maps", "isakmp", "ikev2", "interfaces")
-	if v := f["hostname"]; v != nil {
-		if s, ok := y.name(v, "hostname"); ok {
-			y.cmd(v, "hostname", s)
-		}
-	}
+	y.one(f, "hostname", "hostname")
 	if v := f["access_lists"]; v != nil {
 		y.acls(v, false)
 	}
@@ -334,11 +378,7 @@ func (y *yamlPolicy) transformSets(n *yaml.Node) {
 			}
 		}
 		y.cmd(kv[0], append([]string{"crypto ipsec transform-set", name}, words...)...)
-		if m := f["mode"]; m != nil {
-			if s, ok := y.name(m, "mode"); ok {
-				y.cmd(m, "mode", s)
-			}
-		}
+		y.one(f, "mode", "mode")
 	}
 }
 
@@ -346,11 +386,7 @@ func (y *yamlPolicy) transformSets(n *yaml.Node) {
 func (y *yamlPolicy) lifetime(n *yaml.Node, prefix ...string) {
 	f := y.fields(n, "lifetime", "seconds", "kilobytes")
 	for _, k := range []string{"seconds", "kilobytes"} {
-		if v := f[k]; v != nil {
-			if s, ok := y.name(v, "lifetime "+k); ok {
-				y.cmd(v, append(prefix, "lifetime", k, s)...)
-			}
-		}
+		y.one(f, k, append(prefix, "lifetime", k)...)
 	}
 }
 
@@ -374,11 +410,7 @@ func (y *yamlPolicy) cryptoMaps(n *yaml.Node) {
 			continue
 		}
 		f := y.fields(kv[1], "crypto map "+name, "local_address", "entries")
-		if v := f["local_address"]; v != nil {
-			if s, ok := y.name(v, "local_address"); ok {
-				y.cmd(v, "crypto map", name, "local-address", s)
-			}
-		}
+		y.one(f, "local_address", "crypto map", name, "local-address")
 		if v := f["entries"]; v != nil {
 			for _, e := range y.items(v, "crypto map "+name+" entries") {
 				y.entry(e, name, false)
@@ -439,29 +471,13 @@ func (y *yamlPolicy) entry(n *yaml.Node, mapName string, dynamic bool) {
 	default:
 		y.cmd(n, "crypto map", mapName, seq, typ)
 	}
-	if v := f["description"]; v != nil {
-		if s, ok := y.scalar(v, "description"); ok {
-			y.cmd(v, "description", s)
-		}
-	}
-	if v := f["peers"]; v != nil {
-		if peers, ok := y.names(v, "peers"); ok {
-			for _, a := range peers {
-				y.cmd(v, "set peer", a)
-			}
-		}
-	}
-	if v := f["transform_sets"]; v != nil {
-		if ts, ok := y.names(v, "transform_sets"); ok {
-			y.cmd(v, append([]string{"set transform-set"}, ts...)...)
-		}
-	}
+	y.text(f, "description", "description")
+	y.each(f, "peers", "set peer")
+	y.all(f, "transform_sets", "set transform-set")
 	if v := f["lifetime"]; v != nil {
 		y.lifetime(v, "set", "security-association")
 	}
-	if v := f["per_host"]; v != nil && y.boolean(v, "per_host") {
-		y.cmd(v, "set security-association level per-host")
-	}
+	y.flag(f, "per_host", "set security-association level per-host")
 	if v := f["replay_window"]; v != nil {
 		y.replay(v, "set", "security-association")
 	}
@@ -473,22 +489,12 @@ func (y *yamlPolicy) entry(n *yaml.Node, mapName string, dynamic bool) {
 			y.cmd(v, "set pfs", s)
 		}
 	}
-	if v := f["ikev2_profile"]; v != nil {
-		if s, ok := y.name(v, "ikev2_profile"); ok {
-			y.cmd(v, "set ikev2-profile", s)
-		}
-	}
+	y.one(f, "ikev2_profile", "set ikev2-profile")
 	if v := f["session_keys"]; v != nil {
 		y.sessionKeys(v)
 	}
-	if v := f["match_address"]; v != nil {
-		if s, ok := y.name(v, "match_address"); ok {
-			y.cmd(v, "match address", s)
-		}
-	}
-	if v := f["reverse_route"]; v != nil && y.boolean(v, "reverse_route") {
-		y.cmd(v, "reverse-route")
-	}
+	y.one(f, "match_address", "match address")
+	y.flag(f, "reverse_route", "reverse-route")
 }
 
 // sessionKeys feeds {inbound|outbound: {ah: {spi, key}, esp: {spi,
@@ -563,11 +569,7 @@ func (y *yamlPolicy) isakmp(n *yaml.Node) {
 			}
 			y.cmd(pn, "crypto isakmp policy", prio)
 			for _, k := range []string{"encryption", "hash", "authentication", "group", "lifetime"} {
-				if v := pf[k]; v != nil {
-					if s, ok := y.scalar(v, k); ok {
-						y.cmd(v, k, s)
-					}
-				}
+				y.text(pf, k, k) // encryption takes two words: aes 256
 			}
 		}
 	}
@@ -610,11 +612,7 @@ func (y *yamlPolicy) ikev2(n *yaml.Node) {
 			y.cmd(kv[0], "crypto ikev2 proposal", name)
 			pf := y.fields(kv[1], "ikev2 proposal "+name, "encryption", "integrity", "prf", "group")
 			for _, k := range []string{"encryption", "integrity", "prf", "group"} {
-				if x := pf[k]; x != nil {
-					if algs, ok := y.names(x, k); ok {
-						y.cmd(x, append([]string{k}, algs...)...)
-					}
-				}
+				y.all(pf, k, k)
 			}
 		}
 	}
@@ -626,20 +624,8 @@ func (y *yamlPolicy) ikev2(n *yaml.Node) {
 			}
 			y.cmd(kv[0], "crypto ikev2 policy", name)
 			pf := y.fields(kv[1], "ikev2 policy "+name, "proposals", "match_address_local")
-			if x := pf["match_address_local"]; x != nil {
-				if as, ok := y.names(x, "match_address_local"); ok {
-					for _, a := range as {
-						y.cmd(x, "match address local", a)
-					}
-				}
-			}
-			if x := pf["proposals"]; x != nil {
-				if ps, ok := y.names(x, "proposals"); ok {
-					for _, pn := range ps {
-						y.cmd(x, "proposal", pn)
-					}
-				}
-			}
+			y.each(pf, "match_address_local", "match address local")
+			y.each(pf, "proposals", "proposal")
 		}
 	}
 	if v := f["keyrings"]; v != nil {
@@ -660,23 +646,11 @@ func (y *yamlPolicy) ikev2(n *yaml.Node) {
 					continue
 				}
 				y.cmd(pn, "peer", peer)
-				if x := pf["description"]; x != nil {
-					if s, ok := y.scalar(x, "description"); ok {
-						y.cmd(x, "description", s)
-					}
-				}
-				if x := pf["address"]; x != nil {
-					if s, ok := y.scalar(x, "address"); ok {
-						y.cmd(x, "address", s)
-					}
-				}
-				for _, k := range [][2]string{{"pre_shared_key", ""}, {"pre_shared_key_local", "local"}, {"pre_shared_key_remote", "remote"}} {
-					if x := pf[k[0]]; x != nil {
-						if s, ok := y.name(x, k[0]); ok {
-							y.cmd(x, "pre-shared-key", k[1], s)
-						}
-					}
-				}
+				y.text(pf, "description", "description")
+				y.text(pf, "address", "address") // A, A MASK or P/LEN
+				y.one(pf, "pre_shared_key", "pre-shared-key")
+				y.one(pf, "pre_shared_key_local", "pre-shared-key local")
+				y.one(pf, "pre_shared_key_remote", "pre-shared-key remote")
 			}
 		}
 	}
@@ -695,16 +669,10 @@ func (y *yamlPolicy) profile(kn, n *yaml.Node) {
 	y.cmd(kn, "crypto ikev2 profile", name)
 	pf := y.fields(n, "ikev2 profile "+name, "description", "match_identity_remote", "match_address_local",
 		"identity_local", "authentication", "keyring", "lifetime", "dpd")
-	if x := pf["description"]; x != nil {
-		if s, ok := y.scalar(x, "description"); ok {
-			y.cmd(x, "description", s)
-		}
-	}
+	y.text(pf, "description", "description")
 	if x := pf["match_identity_remote"]; x != nil {
-		var ids []*yaml.Node
-		if x.Kind == yaml.ScalarNode {
-			ids = []*yaml.Node{x}
-		} else {
+		ids := []*yaml.Node{x}
+		if x.Kind != yaml.ScalarNode {
 			ids = y.items(x, "match_identity_remote")
 		}
 		for _, id := range ids {
@@ -717,38 +685,15 @@ func (y *yamlPolicy) profile(kn, n *yaml.Node) {
 			}
 		}
 	}
-	if x := pf["match_address_local"]; x != nil {
-		if as, ok := y.names(x, "match_address_local"); ok {
-			for _, a := range as {
-				y.cmd(x, "match address local", a)
-			}
-		}
-	}
-	if x := pf["identity_local"]; x != nil {
-		if s, ok := y.name(x, "identity_local"); ok {
-			y.cmd(x, "identity local address", s)
-		}
-	}
+	y.each(pf, "match_address_local", "match address local")
+	y.one(pf, "identity_local", "identity local address")
 	if x := pf["authentication"]; x != nil {
 		af := y.fields(x, "authentication", "local", "remote")
-		for _, k := range []string{"remote", "local"} {
-			if a := af[k]; a != nil {
-				if s, ok := y.name(a, "authentication "+k); ok {
-					y.cmd(a, "authentication", k, s)
-				}
-			}
-		}
+		y.one(af, "remote", "authentication remote")
+		y.one(af, "local", "authentication local")
 	}
-	if x := pf["keyring"]; x != nil {
-		if s, ok := y.name(x, "keyring"); ok {
-			y.cmd(x, "keyring local", s)
-		}
-	}
-	if x := pf["lifetime"]; x != nil {
-		if s, ok := y.name(x, "lifetime"); ok {
-			y.cmd(x, "lifetime", s)
-		}
-	}
+	y.one(pf, "keyring", "keyring local")
+	y.one(pf, "lifetime", "lifetime")
 	if x := pf["dpd"]; x != nil {
 		df := y.fields(x, "dpd", "interval", "retry", "mode")
 		words := []string{"dpd"}
@@ -776,11 +721,7 @@ func (y *yamlPolicy) interfaces(n *yaml.Node) {
 		}
 		y.cmd(kv[0], "interface", name)
 		f := y.fields(kv[1], "interface "+name, "description", "addresses", "crypto_map")
-		if x := f["description"]; x != nil {
-			if s, ok := y.scalar(x, "description"); ok {
-				y.cmd(x, "description", s)
-			}
-		}
+		y.text(f, "description", "description")
 		if x := f["addresses"]; x != nil {
 			addrs, _ := y.names(x, "addresses")
 			v4 := 0
@@ -793,11 +734,7 @@ func (y *yamlPolicy) interfaces(n *yaml.Node) {
 				y.cmd(x, words...)
 			}
 		}
-		if x := f["crypto_map"]; x != nil {
-			if s, ok := y.name(x, "crypto_map"); ok {
-				y.cmd(x, "crypto map", s)
-			}
-		}
+		y.one(f, "crypto_map", "crypto map")
 	}
 }
 
