@@ -88,7 +88,9 @@ func (sc *scratch) macBatch(jobs []macJob) {
 		spec := &mbSpecs[k]
 		// Longest first: the long messages set the number of steps, so
 		// they start at once and the short ones fill the lanes around them.
-		slices.SortFunc(idx, func(a, b int32) int { return len(jobs[b].msg) - len(jobs[a].msg) })
+		if !sameLen(jobs, idx) {
+			slices.SortFunc(idx, func(a, b int32) int { return len(jobs[b].msg) - len(jobs[a].msg) })
+		}
 		for len(idx) > 0 {
 			n := min(len(idx), mbChunk)
 			mb.innerHashes(spec, sc, jobs, idx[:n])
@@ -96,6 +98,15 @@ func (sc *scratch) macBatch(jobs []macJob) {
 			idx = idx[n:]
 		}
 	}
+}
+
+func sameLen(jobs []macJob, idx []int32) bool {
+	for _, i := range idx {
+		if len(jobs[i].msg) != len(jobs[idx[0]].msg) {
+			return false
+		}
+	}
+	return true
 }
 
 // macRef is one job on the reference path.
