@@ -29,7 +29,8 @@ type Config struct {
 //
 // The configuration comes back with its diagnostics even when they hold
 // errors; err is then an *InvalidError listing them. cfg is nil only when
-// the file could not be read or parsed at all.
+// the file cannot be read (or an IPSECGW_ list variable is malformed);
+// cfg.Policy is nil when the system file itself does not parse.
 func Load(path string) (cfg *Config, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -59,7 +60,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sys == nil { // settings that do not decode
+	if sys == nil { // a file or settings that do not decode
 		cfg.Diags = d.list
 		return cfg, cfg.Diags.Err()
 	}

@@ -393,6 +393,8 @@ func TestLoadProblems(t *testing.T) {
 		"nopolicy.yaml": "interfaces:\n  - {name: outside, device: eth1}\n",
 		"list.yaml":     "- a\n- b\n",
 		"badlist.yaml":  "interfaces: 5\n",
+		"syntax.yaml":   "dataplane:\n  batch: 1\n bad: [\n",
+		"syntax.toml":   "[dataplane]\nbatch = = 3\n",
 		"cross.yaml":    "interfaces:\n  - {name: outside, device: eth1}\npolicy: |\n  interface inside\n   ip address 10.0.0.1 255.255.255.0\n   crypto map m\n  crypto ipsec transform-set t esp-gcm\n  access-list 101 permit ip 10.0.0.0 0.0.0.255 10.1.0.0 0.0.0.255\n  crypto map m 10\n   set peer 192.0.2.2\n   set transform-set t\n   match address 101\n",
 	})
 	cfg, _ := Load(filepath.Join(dir, "both.yaml"))
@@ -403,8 +405,14 @@ func TestLoadProblems(t *testing.T) {
 	checkDiags(t, cfg.Diags, "0 warning: no policy or policy_file", "2 warning: interface outside has no `interface outside` stanza")
 	cfg, _ = Load(filepath.Join(dir, "badlist.yaml"))
 	checkDiags(t, cfg.Diags, `1 error: 'interfaces[0]' expected a map or struct, got "int"`)
-	if _, err := Load(filepath.Join(dir, "list.yaml")); err == nil {
-		t.Error("a YAML list loaded")
+	cfg, _ = Load(filepath.Join(dir, "list.yaml"))
+	checkDiags(t, cfg.Diags, "1 error: want a mapping of settings at the top")
+	cfg, _ = Load(filepath.Join(dir, "syntax.yaml"))
+	checkDiags(t, cfg.Diags, "2 error: yaml: line 2:")
+	cfg, _ = Load(filepath.Join(dir, "syntax.toml"))
+	checkDiags(t, cfg.Diags, "2 error: toml")
+	if cfg.Policy != nil {
+		t.Error("a policy from a file that does not parse")
 	}
 	if _, err := Load(filepath.Join(dir, "absent.yaml")); err == nil {
 		t.Error("a missing file loaded")

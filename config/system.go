@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -258,12 +259,14 @@ func (s *sysLoader) load(data []byte, ext string) (*System, *rawConfig, *yaml.No
 	if ext != "toml" {
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %v", s.file, err)
+			s.syntaxError(err)
+			return nil, nil, nil, nil
 		}
 		if len(doc.Content) > 0 {
 			s.root = resolveAlias(doc.Content[0])
 			if s.root.Kind != yaml.MappingNode {
-				return nil, nil, nil, fmt.Errorf("%s: want a mapping of settings at the top", s.file)
+				s.d.errorf(Pos{s.file, s.root.Line}, "want a mapping of settings at the top")
+				return nil, nil, nil, nil
 			}
 			policyNode = s.checkKeys()
 		}
@@ -271,7 +274,8 @@ func (s *sysLoader) load(data []byte, ext string) (*System, *rawConfig, *yaml.No
 	v := viper.New()
 	v.SetConfigType(ext)
 	if err := v.ReadConfig(strings.NewReader(string(data))); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %v", s.file, err)
+		s.syntaxError(err)
+		return nil, nil, nil, nil
 	}
 	v.SetEnvPrefix("IPSECGW")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
@@ -303,7 +307,23 @@ func (s *sysLoader) load(data []byte, ext string) (*System, *rawConfig, *yaml.No
 	return s.system(&raw), &raw, policyNode, nil
 }
 
-var quoted = regexp.MustCompile(`'([^']*)'`)
+var (
+	quoted   = regexp.MustCompile(`'([^']*)'`)
+	lineOfIt = regexp.MustCompile(`line (\d+)`)
+)
+
+// syntaxError reports a file that does not parse, at the line the decoder
+// names.
+func (s *sysLoader) syntaxError(err error) {
+	pos := Pos{File: s.file}
+	var located interface{ Position() (row, col int) } // go-toml's DecodeError
+	if errors.As(err, &located) {
+		pos.Line, _ = located.Position()
+	} else if m := lineOfIt.FindStringSubmatch(err.Error()); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+	}
+	s.d.errorf(pos, "%v", err)
+}
 
 // decodeErrors reports mapstructure's errors at the setting they name.
 func (s *sysLoader) decodeErrors(err error) {
