@@ -436,3 +436,47 @@ func TestESPMixedBatch(t *testing.T) {
 		}
 	})
 }
+
+// Workers share SA state: batches on the same SAs from several goroutines
+// at once (run with -race).
+func TestESPConcurrent(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(91, 92))
+		sas := []*ESP{
+			newTestESP(t, r, Transform{Cipher: CipherAESGCM16, KeyBits: 128}, true),
+			newTestESP(t, r, Transform{Cipher: CipherAESCBC, KeyBits: 256, Integ: IntegHMACSHA256_128}, true),
+			newTestESP(t, r, Transform{Cipher: CipherChaCha20Poly1305}, false),
+		}
+		done := make(chan error)
+		for w := range 4 {
+			go func() {
+				r := rand.New(rand.NewPCG(uint64(w), 93))
+				for round := range 50 {
+					var ops []Op
+					var want [][]byte
+					for i := range 40 {
+						sa := sas[(i+w)%len(sas)]
+						pkt := buildPacket(sa, 1, uint32(round*40+i), randBytes(r, r.IntN(600)), 4)
+						want = append(want, bytes.Clone(pkt[sa.HeaderLen():len(pkt)-sa.ICVLen()]))
+						ops = append(ops, Op{SA: sa, Pkt: pkt, SeqHi: uint32(w)})
+					}
+					SealBatch(ops)
+					OpenBatch(ops)
+					for i := range ops {
+						sa := ops[i].SA
+						if !ops[i].OK || !bytes.Equal(ops[i].Pkt[sa.HeaderLen():len(ops[i].Pkt)-sa.ICVLen()], want[i]) {
+							done <- fmt.Errorf("worker %d round %d op %d failed", w, round, i)
+							return
+						}
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
