@@ -176,6 +176,18 @@ func (v *validator) isakmpEntry(e *MapEntry) {
 		v.d.errorf(e.Pos, "%s: no set transform-set", name)
 	}
 	v.ownPeers(e, name)
+	// An IKEv2 profile that cannot authenticate a peer of the entry means
+	// that tunnel never comes up.
+	if pr := e.IKEv2Profile; pr != nil {
+		for _, a := range e.Peers {
+			if len(pr.MatchRemote) > 0 && !pr.MatchesRemote(a) {
+				v.d.warnf(e.ProfilePos, "%s: ikev2 profile %s does not match peer %s (no match identity remote address covers it)", name, pr.Name, a)
+			}
+			if pr.Keyring != nil && pr.Keyring.Peer(a) == nil {
+				v.d.warnf(e.ProfilePos, "%s: keyring %s of ikev2 profile %s has no pre-shared key for peer %s (no peer address in it covers it)", name, pr.Keyring.Name, pr.Name, a)
+			}
+		}
+	}
 }
 
 func (v *validator) dynamicEntry(e *MapEntry) {
