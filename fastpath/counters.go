@@ -16,6 +16,10 @@ type Counters struct {
 	Punted     [NumPuntKinds]uint64
 	Injected   uint64 // packets the slow path injected
 	Fragments  uint64 // fragments made before encryption or forwarding
+	// Reassembled counts datagrams addressed to the gateway rebuilt from
+	// ReasmFragments fragments.
+	Reassembled    uint64
+	ReasmFragments uint64
 	ICMPErrors uint64 // ICMP errors sent (time exceeded, fragmentation needed, packet too big)
 	// ICMPRateLimited counts ICMP errors not sent because of the rate
 	// limit (the packet is still dropped and counted with its reason).
@@ -39,6 +43,8 @@ func (c *Counters) Add(o *Counters) {
 	}
 	c.Injected += o.Injected
 	c.Fragments += o.Fragments
+	c.Reassembled += o.Reassembled
+	c.ReasmFragments += o.ReasmFragments
 	c.ICMPErrors += o.ICMPErrors
 	c.ICMPRateLimited += o.ICMPRateLimited
 	c.NATKeepalives += o.NATKeepalives

@@ -115,6 +115,9 @@ type Worker struct {
 	lastSAT   *Tables
 	lastSAHop hop
 
+	reasm      reassembler
+	lastExpire int64
+
 	cache    *spd.Cache
 	punt     *ring.Ring[Punt]
 	inject   *ring.Ring[Inject]
@@ -213,6 +216,10 @@ func (w *Worker) Poll() int {
 	w.t, w.nb = w.eng.tables.Load(), w.eng.neigh.Load()
 	w.now = int64(time.Since(w.epoch))
 	n := w.drainInject()
+	if w.reasm.active > 0 && w.now-w.lastExpire > reasmTimeout/16 {
+		w.dropN(-1, stats.Reassembly, w.reasm.expire(w.pool, w.now))
+		w.lastExpire = w.now
+	}
 	for pi, p := range w.ports {
 		k := p.Receive(w.rx)
 		n += k
@@ -325,25 +332,30 @@ func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
 // decrypt node, IKE to the slow path, NAT-T keepalives are counted and
 // dropped, anything else is punted as local traffic.
 func (w *Worker) localInput(b *packet.Buf, m *meta, inIf int, o origin) {
+	if m.frag != fragNone {
+		whole, frags, dropped, r := w.reasm.add(b, m, w.pool, w.now)
+		w.dropN(inIf, r, dropped)
+		if whole == nil {
+			return
+		}
+		w.c.ReasmFragments += uint64(frags)
+		w.c.Reassembled++
+		var wm meta
+		if r := parseIP(whole.Bytes(), &wm); r != stats.None {
+			w.drop(whole, inIf, r)
+			return
+		}
+		b, m = whole, &wm
+	}
 	p := b.Bytes()
 	switch m.flow.Proto {
 	case protoESP, protoAH:
 		if o == fromDecrypt {
 			break // IPsec inside IPsec: unwrapped once, the rest is the host's
 		}
-		if m.frag != fragNone {
-			w.drop(b, inIf, stats.Reassembly)
-			return
-		}
 		w.toDecrypt(b)
 		return
 	case protoUDP:
-		if m.frag != fragNone {
-			if m.flow.DstPort == portIKE || m.flow.DstPort == portNATT || m.frag == fragLater {
-				w.drop(b, inIf, stats.Reassembly)
-				return
-			}
-		}
 		switch m.flow.DstPort {
 		case portIKE:
 			w.puntPacket(PuntIKE, b, m, inIf)
@@ -657,6 +669,14 @@ func (w *Worker) drop(b *packet.Buf, inIf int, r stats.Reason) {
 		w.ifc[inIf].Drops[r]++
 	}
 	w.pool.Put(b)
+}
+
+// dropN counts n packets already freed, dropped for reason r.
+func (w *Worker) dropN(inIf int, r stats.Reason, n int) {
+	w.c.Drops[r] += uint64(n)
+	if inIf >= 0 {
+		w.ifc[inIf].Drops[r] += uint64(n)
+	}
 }
 
 // puntPacket copies a packet for the slow path and frees it.

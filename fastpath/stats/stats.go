@@ -31,7 +31,7 @@ const (
 	TxFull                 // the output port could not take the frame
 	NotIP                  // frame is neither IPv4 nor IPv6 (ARP, LLDP, ...)
 	UnknownVLAN            // 802.1Q tag that is not the interface's
-	Reassembly             // fragment addressed to the gateway (not reassembled)
+	Reassembly             // fragment addressed to the gateway that did not reassemble (overlap, timeout, too big)
 	NoBuffer               // no free buffer for a fragment or an ICMP error
 	OtherHost              // frame addressed to another station's MAC
 	NumReasons
