@@ -9,18 +9,18 @@ import (
 // Counters are the engine's global counters, per worker or summed over
 // workers. Per-SA counters live in the SAs (sad.SA.Counters).
 type Counters struct {
-	RxPackets  uint64 // IP packets received from the wire (after Ethernet checks)
-	Forwarded  uint64 // packets sent out in the clear (bypass, decrypted, ICMP)
-	Encrypted  uint64 // packets protected by an SA and sent
-	Decrypted  uint64 // packets that passed an inbound SA
-	Punted     [NumPuntKinds]uint64
-	Injected   uint64 // packets the slow path injected
-	Fragments  uint64 // fragments made before encryption or forwarding
+	RxPackets uint64 // IP packets received from the wire (after Ethernet checks)
+	Forwarded uint64 // packets sent out in the clear (bypass, decrypted, ICMP)
+	Encrypted uint64 // packets protected by an SA and sent
+	Decrypted uint64 // packets that passed an inbound SA
+	Punted    [NumPuntKinds]uint64
+	Injected  uint64 // packets the slow path injected
+	Fragments uint64 // fragments made before encryption or forwarding
 	// Reassembled counts datagrams addressed to the gateway rebuilt from
 	// ReasmFragments fragments.
 	Reassembled    uint64
 	ReasmFragments uint64
-	ICMPErrors uint64 // ICMP errors sent (time exceeded, fragmentation needed, packet too big)
+	ICMPErrors     uint64 // ICMP errors sent (time exceeded, fragmentation needed, packet too big)
 	// ICMPRateLimited counts ICMP errors not sent because of the rate
 	// limit (the packet is still dropped and counted with its reason).
 	ICMPRateLimited uint64
