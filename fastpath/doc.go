@@ -24,7 +24,8 @@
 //	ip-lookup        FIB longest-prefix match: a local route means the
 //	                 packet is for the gateway (local-input), anything
 //	                 else is forwarded
-//	local-input      ESP, AH, and ESP in UDP 4500 → decrypt vector; IKE
+//	local-input      fragments reassembled first (reasm.go); then ESP,
+//	                 AH, and ESP in UDP 4500 → decrypt vector; IKE
 //	                 (UDP 500, UDP 4500 with the non-ESP marker) → punt;
 //	                 NAT-T keepalives counted and dropped; anything else
 //	                 punted as local traffic
@@ -72,8 +73,8 @@
 //
 // # Limits
 //
-// Fragments addressed to the gateway are not reassembled (dropped as
-// reassembly): peers must fragment before encryption, as this gateway does.
-// Non-first fragments of transit traffic classify with ports 0. Flows
-// waiting for an ACQUIRE are dropped, not held.
+// Transit fragments are forwarded as they come; non-first ones classify with
+// ports 0 (an ACL line with ports cannot match them). Flows waiting for an
+// ACQUIRE are dropped, not held. Only one 802.1Q tag is understood, and an
+// interface is untagged or carries one VLAN.
 package fastpath
