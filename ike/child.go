@@ -75,7 +75,7 @@ func (e *Engine) newChild(p childParams) *childSA {
 		Protocol: p.sel.Protocol, Mode: p.mode, Transform: p.sel.Transform, ESN: p.sel.ESN, PFS: p.sel.DH,
 		InSPI: p.inSPI, OutSPI: p.outSPI,
 		LocalTS: p.local, RemoteTS: p.remote,
-		HardSeconds: lt.Seconds, SoftSeconds: jitter(lt.Seconds*9/10, 0.05),
+		HardSeconds: lt.Seconds, SoftSeconds: softLifetime(lt.Seconds, p.weInitiated),
 		HardKilobytes: lt.Kilobytes, SoftKilobytes: lt.Kilobytes * uint64(85+mrand.IntN(6)) / 100,
 		Initiator: p.weInitiated, Created: e.clk.Now(),
 	}
@@ -94,6 +94,17 @@ func (e *Engine) newChild(p childParams) *childSA {
 	sa.children = append(sa.children, c)
 	e.warnLegacy(p.sel.DH, "PFS")
 	return c
+}
+
+// softLifetime is when an SA is rekeyed: at 85-90% of its lifetime by the
+// end that created it, 90-95% by the other, so the two ends rarely rekey
+// at once (collisions are handled, but cost an extra exchange), and a
+// random part spreads the rekeys of many SAs made together.
+func softLifetime(hard time.Duration, initiator bool) time.Duration {
+	if initiator {
+		return jitter(hard*90/100, 0.05)
+	}
+	return jitter(hard*95/100, 0.05)
 }
 
 // installInbound installs the inbound half.

@@ -598,7 +598,7 @@ func (sa *ikeSA) establish() {
 	}
 	sa.log = sa.log.With("peer", sa.peer.Name)
 	life := sa.peer.lifetime()
-	sa.timers[tRekey] = sa.e.after(jitter(life*9/10, 0.05), func() { sa.startRekey() })
+	sa.timers[tRekey] = sa.e.after(softLifetime(life, sa.initiator), func() { sa.startRekey() })
 	sa.timers[tHardExpire] = sa.e.after(life, func() {
 		sa.log.Info("IKE SA lifetime expired without rekey")
 		sa.delete(ReasonExpired)
