@@ -223,9 +223,10 @@ func SealBatch(ops []Op) { sealBatch(ops, true) }
 // sealBatch is SealBatch; known-answer tests call it with genIV false to
 // seal with an IV they wrote themselves.
 //
-// AES-GCM and AES-GMAC packets are sealed one by one in assembly; the
-// others are encrypted one by one and their HMACs computed together at the
-// end (encrypt-then-MAC), multi-buffer where the CPU allows.
+// In assembly, AES-GCM and AES-GMAC packets go SA by SA, AES-CBC packets
+// SA by SA 16 at a time; the others are encrypted one by one; the HMACs are
+// computed together at the end (encrypt-then-MAC), multi-buffer where the
+// CPU allows.
 func sealBatch(ops []Op, genIV bool) {
 	var sc *scratch
 	for i := range ops {
@@ -235,17 +236,16 @@ func sealBatch(ops []Op, genIV bool) {
 		if op.OK = sa.sealLenOK(len(pkt)); !op.OK {
 			continue
 		}
-		if sa.gcm != nil {
-			if genIV {
-				sa.writeAEADIV(pkt, op.SeqHi)
-			}
-			sa.sealGCM(pkt, op.SeqHi)
-			continue
-		}
 		if sc == nil {
 			sc = getScratch()
 		}
 		switch {
+		case sa.gcm != nil:
+			if genIV {
+				sa.writeAEADIV(pkt, op.SeqHi)
+			}
+			sc.gcmOps = append(sc.gcmOps, int32(i))
+			continue
 		case sa.cbc != nil:
 			sc.cbcOps = append(sc.cbcOps, int32(i))
 		case genIV:
@@ -260,6 +260,7 @@ func sealBatch(ops []Op, genIV bool) {
 		}
 	}
 	if sc != nil {
+		sc.gcmBatch(ops, sc.gcmOps, false)
 		sc.cbcSealBatch(ops, sc.cbcOps, genIV)
 		sc.macBatch(sc.jobs)
 		putScratch(sc)
@@ -269,9 +270,9 @@ func sealBatch(ops []Op, genIV bool) {
 // OpenBatch verifies and decrypts every packet of ops, which may belong to
 // different SAs. It allocates nothing.
 //
-// AES-GCM and AES-GMAC packets are opened one by one in assembly; the
-// others have their HMACs verified together first, multi-buffer where the
-// CPU allows, and only the packets that pass are decrypted.
+// In assembly, AES-GCM and AES-GMAC packets go SA by SA; the others have
+// their HMACs verified together first, multi-buffer where the CPU allows,
+// and only the packets that pass are decrypted.
 func OpenBatch(ops []Op) {
 	var sc *scratch
 	for i := range ops {
@@ -281,12 +282,12 @@ func OpenBatch(ops []Op) {
 		if op.OK = sa.ValidLen(len(pkt)); !op.OK {
 			continue
 		}
-		if sa.gcm != nil {
-			op.OK = sa.openGCM(pkt, op.SeqHi)
-			continue
-		}
 		if sc == nil {
 			sc = getScratch()
+		}
+		if sa.gcm != nil {
+			sc.gcmOps = append(sc.gcmOps, int32(i))
+			continue
 		}
 		if sa.kind == kindAEAD || sa.kind == kindGMAC {
 			op.OK = sa.openAEADRef(sc, pkt, op.SeqHi)
@@ -302,6 +303,7 @@ func OpenBatch(ops []Op) {
 	if sc == nil {
 		return
 	}
+	sc.gcmBatch(ops, sc.gcmOps, true)
 	sc.macBatch(sc.jobs)
 	for _, j := range sc.jobs {
 		op := &ops[j.op]

@@ -51,47 +51,83 @@ func newGCMKey(key []byte) *gcmKey {
 	return k
 }
 
-// seal encrypts data in place and writes the 16-byte tag. j0 is the
-// pre-counter block (salt, IV, 1); the AAD is aad1 followed by aad2, where
-// aad1 is empty or a whole number of blocks unless aad2 is empty.
+// gcmJob is one message for gcmAesAVX512: the pre-counter block (salt,
+// IV, 1), the AAD as aad1 followed by aad2 (aad1 empty or whole blocks
+// unless aad2 is empty), the data encrypted or decrypted in place, and
+// where the tag goes.
+type gcmJob struct {
+	j0         [16]byte
+	aad1, aad2 []byte
+	data       []byte
+	tag        *[16]byte
+	hdr        [16]byte // an AAD that is not contiguous in the packet
+	sum        [16]byte // the computed tag when opening
+	op         int32
+}
+
+// seal encrypts data in place and writes the tag (one job; tests).
 func (k *gcmKey) seal(j0 *[16]byte, aad1, aad2, data []byte, tag *[16]byte) {
-	gcmAesAVX512(k, j0, aad1, aad2, data, tag, false)
+	j := gcmJob{j0: *j0, aad1: aad1, aad2: aad2, data: data, tag: tag}
+	gcmAesAVX512(k, &j, 1, false)
 }
 
-// open computes the tag of data, decrypting it in place, and reports in
-// constant time whether it equals tag; on false data is garbage.
+// open decrypts data in place and reports in constant time whether its
+// tag is tag; on false data is garbage (one job; tests).
 func (k *gcmKey) open(j0 *[16]byte, aad1, aad2, data []byte, tag []byte) bool {
-	var sum [16]byte
-	gcmAesAVX512(k, j0, aad1, aad2, data, &sum, true)
-	return subtle.ConstantTimeCompare(sum[:], tag) == 1
+	j := gcmJob{j0: *j0, aad1: aad1, aad2: aad2, data: data}
+	j.tag = &j.sum
+	gcmAesAVX512(k, &j, 1, true)
+	return subtle.ConstantTimeCompare(j.sum[:], tag) == 1
 }
 
-// sealGCM is the assembly path of SealBatch for AES-GCM and AES-GMAC.
-func (sa *ESP) sealGCM(pkt []byte, seqHi uint32) {
-	var j0 [16]byte
-	var hdr [16]byte
+// gcmBatch seals or opens the AES-GCM and AES-GMAC packets ops[idx] (IVs
+// written), one assembly call per SA.
+func (sc *scratch) gcmBatch(ops []Op, idx []int32, open bool) {
+	if cap(sc.gcmJobs) < len(idx) {
+		sc.gcmJobs = make([]gcmJob, len(idx)) // once: jobs point into themselves
+	}
+	for len(idx) > 0 {
+		sa := ops[idx[0]].SA
+		n := 0
+		for i := range idx {
+			if ops[idx[i]].SA == sa {
+				idx[n], idx[i] = idx[i], idx[n]
+				n++
+			}
+		}
+		jobs := sc.gcmJobs[:n]
+		for t, i := range idx[:n] {
+			sa.gcmJob(&jobs[t], ops[i].Pkt, ops[i].SeqHi, open)
+			jobs[t].op = i
+		}
+		gcmAesAVX512(sa.gcm, &jobs[0], n, open)
+		if open {
+			for t := range jobs {
+				op := &ops[jobs[t].op]
+				op.OK = subtle.ConstantTimeCompare(jobs[t].sum[:], op.Pkt[len(op.Pkt)-16:]) == 1
+			}
+		}
+		clear(jobs) // no references to packets left behind
+		idx = idx[n:]
+	}
+}
+
+// gcmJob lays out the job of one packet.
+func (sa *ESP) gcmJob(j *gcmJob, pkt []byte, seqHi uint32, open bool) {
 	n := len(pkt)
-	sa.j0(&j0, pkt)
-	tag := (*[16]byte)(pkt[n-16:])
+	sa.j0(&j.j0, pkt)
+	if open {
+		j.tag = &j.sum
+	} else {
+		j.tag = (*[16]byte)(pkt[n-16:])
+	}
 	if sa.kind == kindGMAC {
-		aad1, aad2 := sa.gmacAADs(&hdr, pkt, seqHi)
-		sa.gcm.seal(&j0, aad1, aad2, nil, tag)
+		j.aad1, j.aad2 = sa.gmacAADs(&j.hdr, pkt, seqHi)
+		j.data = nil
 		return
 	}
-	sa.gcm.seal(&j0, sa.gcmAAD(&hdr, pkt, seqHi), nil, pkt[espHeaderLen+8:n-16], tag)
-}
-
-// openGCM is the assembly path of OpenBatch for AES-GCM and AES-GMAC.
-func (sa *ESP) openGCM(pkt []byte, seqHi uint32) bool {
-	var j0 [16]byte
-	var hdr [16]byte
-	n := len(pkt)
-	sa.j0(&j0, pkt)
-	if sa.kind == kindGMAC {
-		aad1, aad2 := sa.gmacAADs(&hdr, pkt, seqHi)
-		return sa.gcm.open(&j0, aad1, aad2, nil, pkt[n-16:])
-	}
-	return sa.gcm.open(&j0, sa.gcmAAD(&hdr, pkt, seqHi), nil, pkt[espHeaderLen+8:n-16], pkt[n-16:])
+	j.aad1, j.aad2 = sa.gcmAAD(&j.hdr, pkt, seqHi), nil
+	j.data = pkt[espHeaderLen+8 : n-16]
 }
 
 // j0 is the pre-counter block: salt, the packet's IV, 1 (RFC 4106 §4).

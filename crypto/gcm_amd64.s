@@ -154,18 +154,31 @@ GLOBL inc16<>(SB), RODATA|NOPTR, $64
 lbl: \
 	VPSHUFB    Z31, d, d
 
-// func gcmAesAVX512(k *gcmKey, j0 *[16]byte, aad1, aad2, data []byte, tag *[16]byte, open bool)
-TEXT ·gcmAesAVX512(SB), NOSPLIT, $0-97
+// func gcmAesAVX512(k *gcmKey, jobs *gcmJob, n int, open bool)
+//
+// The jobs run one after the other with the keys loaded once; nothing
+// carries from one to the next, so the out-of-order core overlaps one
+// job's hashing tail with the next one's AES.
+TEXT ·gcmAesAVX512(SB), NOSPLIT, $8-25
 	MOVQ    k+0(FP), AX
 	LEAQ    gcmKey_htab(AX), BX
-	MOVBQZX open+96(FP), R9
+	MOVBQZX open+24(FP), R9
 
 	VMOVDQU64 bswap<>(SB), Z31
 	LEAQ      gcmKey_aesRoundKeys(AX), R11
 	LOAD_KEYS(R11)
+	MOVQ      n+16(FP), R10
+	IMULQ     $gcmJob__size, R10
+	MOVQ      jobs+8(FP), AX       // AX = the job
+	ADDQ      AX, R10
+	MOVQ      R10, end-8(SP)
+	CMPQ      AX, R10
+	JEQ       done
+
+job:
 
 	// E(K, J0), which masks the tag, into *tag for now.
-	MOVQ    j0+8(FP), DX
+	LEAQ    gcmJob_j0(AX), DX
 	VMOVDQU (DX), X0
 	VPXORQ  X16, X0, X0
 	VAESENC X17, X0, X0
@@ -188,7 +201,7 @@ TEXT ·gcmAesAVX512(SB), NOSPLIT, $0-97
 
 ej0_last:
 	VAESENCLAST X30, X0, X0
-	MOVQ        tag+88(FP), DI
+	MOVQ        gcmJob_tag(AX), DI
 	VMOVDQU     X0, (DI)
 
 	// Counters start at J0 + 1.
@@ -198,8 +211,8 @@ ej0_last:
 
 	// GHASH of aad1, then aad2, each zero-padded to whole blocks.
 	VPXORQ Z14, Z14, Z14
-	MOVQ   aad1_base+16(FP), SI
-	MOVQ   aad1_len+24(FP), CX
+	MOVQ   gcmJob_aad1(AX), SI
+	MOVQ   (gcmJob_aad1+8)(AX), CX
 	MOVQ   $2, R13
 
 aad_loop:
@@ -207,8 +220,8 @@ aad_loop:
 	JNZ   aad_group
 	DECQ  R13
 	JZ    aad_done
-	MOVQ  aad2_base+40(FP), SI
-	MOVQ  aad2_len+48(FP), CX
+	MOVQ  gcmJob_aad2(AX), SI
+	MOVQ  (gcmJob_aad2+8)(AX), CX
 	JMP   aad_loop
 
 aad_group:
@@ -250,8 +263,8 @@ aad_reduce:
 	JMP       aad_loop
 
 aad_done:
-	MOVQ data_base+64(FP), SI
-	MOVQ data_len+72(FP), CX
+	MOVQ gcmJob_data(AX), SI
+	MOVQ (gcmJob_data+8)(AX), CX
 
 data_loop:
 	CMPQ CX, $256
@@ -357,10 +370,10 @@ tail_xor:
 
 tail_len:
 	// Length block R(len(A)*8 || len(C)*8), times H.
-	MOVQ    aad1_len+24(FP), R10
-	ADDQ    aad2_len+48(FP), R10
+	MOVQ    (gcmJob_aad1+8)(AX), R10
+	ADDQ    (gcmJob_aad2+8)(AX), R10
 	SHLQ    $3, R10
-	MOVQ    data_len+72(FP), R11
+	MOVQ    (gcmJob_data+8)(AX), R11
 	SHLQ    $3, R11
 	VMOVQ   R11, X4
 	VPINSRQ $1, R10, X4, X4
@@ -375,8 +388,13 @@ tail_lenmul:
 
 	// Tag = E(K, J0) xor GHASH.
 	VPSHUFB X31, X14, X14
-	MOVQ    tag+88(FP), DI
+	MOVQ    gcmJob_tag(AX), DI
 	VPXORQ  (DI), X14, X14
 	VMOVDQU X14, (DI)
+	ADDQ    $gcmJob__size, AX
+	CMPQ    AX, end-8(SP)
+	JNE     job
+
+done:
 	VZEROUPPER
 	RET

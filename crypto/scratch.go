@@ -10,19 +10,21 @@ import (
 // takes one from a pool and returns it, so the cost is per batch, not per
 // packet, and nothing is allocated in the steady state.
 type scratch struct {
-	hashes [numHashKinds]hash.Hash
-	digest [64]byte
-	icv    [32]byte
-	seqHi  [4]byte
-	nonce  [12]byte
-	aad    [12]byte
-	ctr    [16]byte
-	buf    []byte // AES-GMAC AAD with ESN
-	state  []byte // a marshalled hash state
-	jobs   []macJob
-	mb     mbScratch
-	cbcOps []int32
-	ivs    []byte
+	hashes  [numHashKinds]hash.Hash
+	digest  [64]byte
+	icv     [32]byte
+	seqHi   [4]byte
+	nonce   [12]byte
+	aad     [12]byte
+	ctr     [16]byte
+	buf     []byte // AES-GMAC AAD with ESN
+	state   []byte // a marshalled hash state
+	jobs    []macJob
+	mb      mbScratch
+	cbcOps  []int32
+	gcmOps  []int32
+	gcmJobs []gcmJob
+	ivs     []byte
 	// Idle lanes of the CBC kernel encrypt this instead of a packet.
 	cbcIdle [16 * cbcMaxStep]byte
 }
@@ -36,6 +38,7 @@ func putScratch(sc *scratch) {
 	clear(sc.jobs)
 	sc.jobs = sc.jobs[:0]
 	sc.cbcOps = sc.cbcOps[:0]
+	sc.gcmOps = sc.gcmOps[:0]
 	scratchPool.Put(sc)
 }
 
