@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -870,5 +871,36 @@ func TestReassemblyFailures(t *testing.T) {
 	b.send(t, b.out, many...)
 	if s := b.stats().Global; s.Drops[stats.Reassembly] != 7 || b.w.reasm.held != reasmSlots {
 		t.Fatalf("eviction: %+v held %d", s.Drops.Map(), b.w.reasm.held)
+	}
+}
+
+// TestRunIdleAndStop runs a worker on its own thread: it forwards while
+// readers sum its counters, backs off through Wait when idle, and stops.
+func TestRunIdleAndStop(t *testing.T) {
+	g := newGateway(t, siteA, siteB, nil, EntryManual, 0)
+	var waits atomic.Int64
+	pool := packet.NewHeapPool(256, 2048)
+	in := NewMemPort(pool, [][]byte{hostFrame(t, siteA, "10.1.0.5", "10.2.0.5", frameOpts{})}, false)
+	out := NewMemPort(pool, nil, false)
+	w, err := g.eng.AddWorker(WorkerConfig{Pool: pool, Ports: []PortBinding{{in, ifInside}, {out, ifOutside}},
+		Wait: func(d time.Duration) bool { waits.Add(1); time.Sleep(d); return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- w.Run(-1) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for waits.Load() == 0 || g.eng.Stats().Global.Forwarded == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker did not forward and go idle: waits %d, %+v", waits.Load(), g.eng.Stats().Global)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := g.eng.Stats(); s.Global.Forwarded != 1 || s.Ifaces[ifOutside].Port.TxPackets != 1 {
+		t.Fatalf("counters %+v", s)
 	}
 }

@@ -58,6 +58,10 @@ type WorkerConfig struct {
 	// SPDCache is the number of flows the worker's SPD cache holds;
 	// 4096 when zero.
 	SPDCache int
+	// Wait, when set, is how an idle worker sleeps: it blocks until one
+	// of the worker's ports has work or timeout passes (AF_XDP: poll()
+	// on the sockets). Without it the worker sleeps for the timeout.
+	Wait func(timeout time.Duration) bool
 }
 
 // ICMP error rate limit per worker (RFC 1812 §4.3.2.8).
@@ -126,6 +130,7 @@ type Worker struct {
 	icmp     tokenBucket
 	ipID     uint16
 	epoch    time.Time
+	wait     func(time.Duration) bool
 
 	c   Counters
 	ifc []IfaceCounters
@@ -164,6 +169,7 @@ func newWorker(e *Engine, id int, cfg WorkerConfig) (*Worker, error) {
 		cache:       spd.NewCache(cmpOr(cfg.SPDCache, 4096)),
 		icmp:        newTokenBucket(icmpRate, icmpBurst),
 		epoch:       time.Now(),
+		wait:        cfg.Wait,
 		ifc:         make([]IfaceCounters, nIf),
 	}
 	for i := range w.ifPort {
@@ -794,9 +800,10 @@ func (w *Worker) stats() Stats {
 }
 
 // Run polls until Stop, locked to its OS thread and, when cpu >= 0, pinned
-// to that CPU. An idle worker backs off: it spins a little, then sleeps for
-// growing intervals up to a millisecond, so an idle gateway does not burn a
-// core but the first packet after a pause waits at most that long.
+// to that CPU. An idle worker backs off: it spins a little, then waits for
+// growing intervals up to a millisecond (on its ports when the config gave
+// a Wait), so an idle gateway does not burn a core but the first packet
+// after a pause waits at most that long.
 func (w *Worker) Run(cpu int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -819,7 +826,11 @@ func (w *Worker) Run(cpu int) error {
 			continue
 		}
 		w.publish()
-		time.Sleep(sleep)
+		if w.wait != nil {
+			w.wait(sleep)
+		} else {
+			time.Sleep(sleep)
+		}
 		sleep = min(2*sleep, time.Millisecond)
 	}
 	w.publish()
