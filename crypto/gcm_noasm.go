@@ -10,7 +10,7 @@ func gcmAesAVX512(k *gcmKey, jobs *gcmJob, n int, open bool) {
 	panic("crypto: no AVX-512 AES-GCM on this platform")
 }
 
-func mbCompress(kind hashKind, st *[64]uint64, ptrs *[mbMaxLane]unsafe.Pointer, blocks int) {
+func mbCompress(kind hashKind, st *mbState, ptrs *[mbMaxLane]unsafe.Pointer, blocks int) {
 	panic("crypto: no multi-buffer hashing on this platform")
 }
 

@@ -52,7 +52,7 @@ type hmacKey struct {
 	// packet (UnmarshalBinary copies; it does not allocate).
 	inner, outer []byte
 	// The same states as chaining values for the multi-buffer path.
-	innerCV, outerCV [8]uint64
+	innerCV, outerCV chainingValue
 }
 
 func newHMACKey(integ Integ, key []byte) (hmacKey, error) {
@@ -80,8 +80,8 @@ func newHMACKey(integ Integ, key []byte) (hmacKey, error) {
 	h.Write(pad)
 	k.outer, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
 	clear(pad)
-	k.innerCV = chainingValue(kind, k.inner)
-	k.outerCV = chainingValue(kind, k.outer)
+	k.innerCV = newChainingValue(kind, k.inner)
+	k.outerCV = newChainingValue(kind, k.outer)
 	return k, nil
 }
 
@@ -103,15 +103,23 @@ func (k *hmacKey) sumRef(sc *scratch, icv, msg []byte, esn bool, seqHi uint32) {
 	copy(icv, d[:k.icvLen])
 }
 
-// chainingValue extracts the chaining value from a standard-library
+// chainingValue is a hash state between blocks, in the form of the
+// kernel's lanes: eight 32-bit words (MD5: four used, SHA-1: five) or eight
+// 64-bit words.
+type chainingValue struct {
+	w32 [8]uint32
+	w64 [8]uint64
+}
+
+// newChainingValue extracts the chaining value from a standard-library
 // marshalled hash state: a 4-byte magic, then the words big-endian.
-func chainingValue(kind hashKind, state []byte) (cv [8]uint64) {
+func newChainingValue(kind hashKind, state []byte) (cv chainingValue) {
 	spec := &mbSpecs[kind]
 	for w := range spec.words {
 		if spec.wordSize == 8 {
-			cv[w] = binary.BigEndian.Uint64(state[4+8*w:])
+			cv.w64[w] = binary.BigEndian.Uint64(state[4+8*w:])
 		} else {
-			cv[w] = uint64(binary.BigEndian.Uint32(state[4+4*w:]))
+			cv.w32[w] = binary.BigEndian.Uint32(state[4+4*w:])
 		}
 	}
 	return cv
@@ -121,15 +129,15 @@ func chainingValue(kind hashKind, state []byte) (cv [8]uint64) {
 // absorbed the key block and the first done bytes of the message, its
 // chaining value cv: the standard library's marshalled state is the key's
 // inner state with the chaining value and the byte count replaced.
-func (sc *scratch) macFrom(j *macJob, cv *[8]uint64, done int) {
+func (sc *scratch) macFrom(j *macJob, cv *chainingValue, done int) {
 	k := j.key
 	spec := &mbSpecs[k.kind]
 	st := append(sc.state[:0], k.inner...)
 	for w := range spec.words {
 		if spec.wordSize == 8 {
-			binary.BigEndian.PutUint64(st[4+8*w:], cv[w])
+			binary.BigEndian.PutUint64(st[4+8*w:], cv.w64[w])
 		} else {
-			binary.BigEndian.PutUint32(st[4+4*w:], uint32(cv[w]))
+			binary.BigEndian.PutUint32(st[4+4*w:], cv.w32[w])
 		}
 	}
 	binary.BigEndian.PutUint64(st[len(st)-8:], uint64(spec.block+done))

@@ -58,10 +58,16 @@ var mbSpecs = [numHashKinds]mbSpec{
 	hashSHA512: {hashSHA512, 8, 128, 8, 8, 16, 64, false},
 }
 
+// mbState holds the lanes' chaining values, lane-major: [16][8]uint32 for
+// the 32-bit hashes, [8][8]uint64 for SHA-384/512.
+type mbState struct{ w64 [8][8]uint64 }
+
+func (s *mbState) lanes32() *[16][8]uint32 { return (*[16][8]uint32)(unsafe.Pointer(&s.w64)) }
+
 // mbScratch is the multi-buffer engine's part of a batch's scratch.
 type mbScratch struct {
 	byKind [numHashKinds][]int32
-	st     [64]uint64 // transposed chaining values, as the kernels take them
+	st     mbState
 	tail   [mbChunk][256]byte
 	outer  [mbChunk][128]byte
 	tailN  [mbChunk]int  // blocks in tail
@@ -250,20 +256,17 @@ func (mb *mbScratch) handOff(spec *mbSpec, sc *scratch, jobs []macJob, idx []int
 	if busy == 0 || busy > spec.lanes/4 {
 		return
 	}
-	st32 := (*[128]uint32)(unsafe.Pointer(&mb.st))
 	for l := range lanes {
 		ln := &lanes[l]
 		if ln.task < 0 || ln.seg != 0 {
 			continue
 		}
 		j := &jobs[idx[ln.task]]
-		var cv [8]uint64
-		for w := range spec.words {
-			if i := w*spec.lanes + l; spec.wordSize == 8 {
-				cv[w] = mb.st[i]
-			} else {
-				cv[w] = uint64(st32[i])
-			}
+		var cv chainingValue
+		if spec.wordSize == 8 {
+			cv.w64 = mb.st.w64[l]
+		} else {
+			cv.w32 = mb.st.lanes32()[l]
 		}
 		done := len(j.msg) - len(ln.buf)
 		sc.macFrom(j, &cv, done)
@@ -302,16 +305,18 @@ func (mb *mbScratch) assign(spec *mbSpec, jobs []macJob, idx []int32, inner bool
 // block; after the outer hash it is the HMAC, written or compared.
 func (mb *mbScratch) finish(spec *mbSpec, jobs []macJob, idx []int32, inner bool, task, l int) {
 	var d [64]byte
-	st32 := (*[128]uint32)(unsafe.Pointer(&mb.st))
-	for w := range spec.words {
-		i := w*spec.lanes + l
-		switch {
-		case spec.wordSize == 8:
-			binary.BigEndian.PutUint64(d[8*w:], mb.st[i])
-		case spec.le:
-			binary.LittleEndian.PutUint32(d[4*w:], st32[i])
-		default:
-			binary.BigEndian.PutUint32(d[4*w:], st32[i])
+	switch {
+	case spec.wordSize == 8:
+		for w, v := range &mb.st.w64[l] {
+			binary.BigEndian.PutUint64(d[8*w:], v)
+		}
+	case spec.le:
+		for w, v := range &mb.st.lanes32()[l] {
+			binary.LittleEndian.PutUint32(d[4*w:], v)
+		}
+	default:
+		for w, v := range &mb.st.lanes32()[l] {
+			binary.BigEndian.PutUint32(d[4*w:], v)
 		}
 	}
 	j := &jobs[idx[task]]
@@ -329,14 +334,10 @@ func (mb *mbScratch) finish(spec *mbSpec, jobs []macJob, idx []int32, inner bool
 }
 
 // setLane loads a chaining value into lane l.
-func (mb *mbScratch) setLane(spec *mbSpec, l int, cv *[8]uint64) {
-	st32 := (*[128]uint32)(unsafe.Pointer(&mb.st))
-	for w := range spec.words {
-		i := w*spec.lanes + l
-		if spec.wordSize == 8 {
-			mb.st[i] = cv[w]
-		} else {
-			st32[i] = uint32(cv[w])
-		}
+func (mb *mbScratch) setLane(spec *mbSpec, l int, cv *chainingValue) {
+	if spec.wordSize == 8 {
+		mb.st.w64[l] = cv.w64
+	} else {
+		mb.st.lanes32()[l] = cv.w32
 	}
 }

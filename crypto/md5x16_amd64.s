@@ -56,19 +56,17 @@ GLOBL kmd5<>(SB), RODATA|NOPTR, $256
 #define ROUNDH(a, b, c, d, m, koff, s) VMOVDQA64 b, Z25; VPTERNLOGD $0x96, d, c, Z25; MD5STEP(a, b, m, koff, s)
 #define ROUNDI(a, b, c, d, m, koff, s) VMOVDQA64 b, Z25; VPTERNLOGD $0x39, d, c, Z25; MD5STEP(a, b, m, koff, s)
 
-// func md5x16(st *[4][16]uint32, ptrs *[16]unsafe.Pointer, blocks int)
-TEXT ·md5x16(SB), NOSPLIT, $0-24
+// func md5x16(st *[16][8]uint32, ptrs *[16]unsafe.Pointer, blocks int)
+TEXT ·md5x16(SB), $512-24
 	MOVQ      st+0(FP), AX
 	MOVQ      ptrs+8(FP), BX
 	MOVQ      blocks+16(FP), CX
 	XORQ      DX, DX
-	VMOVDQU32 0(AX), Z0
-	VMOVDQU32 64(AX), Z1
-	VMOVDQU32 128(AX), Z2
-	VMOVDQU32 192(AX), Z3
+	STATE_IN
 
 
 loop:
+	SAVE_STATE
 	LOAD_TRANSPOSE16
 
 
@@ -138,16 +136,10 @@ loop:
 	ROUNDI(Z1, Z2, Z3, Z0, Z17, 252, 21)
 
 
-	VPADDD    0(AX), Z0, Z0
-	VPADDD    64(AX), Z1, Z1
-	VPADDD    128(AX), Z2, Z2
-	VPADDD    192(AX), Z3, Z3
-	VMOVDQU32 Z0, 0(AX)
-	VMOVDQU32 Z1, 64(AX)
-	VMOVDQU32 Z2, 128(AX)
-	VMOVDQU32 Z3, 192(AX)
+	ADD_STATE
 	ADDQ      $64, DX
 	DECQ      CX
 	JNZ       loop
+	STATE_OUT
 	VZEROUPPER
 	RET

@@ -30,20 +30,17 @@ GLOBL k1<>(SB), RODATA|NOPTR, $16
 	VPXORD     w3, w16, w16; \
 	VPROLD     $1, w16, w16
 
-// func sha1x16(st *[5][16]uint32, ptrs *[16]unsafe.Pointer, blocks int)
-TEXT ·sha1x16(SB), NOSPLIT, $0-24
+// func sha1x16(st *[16][8]uint32, ptrs *[16]unsafe.Pointer, blocks int)
+TEXT ·sha1x16(SB), $512-24
 	MOVQ      st+0(FP), AX
 	MOVQ      ptrs+8(FP), BX
 	MOVQ      blocks+16(FP), CX
 	XORQ      DX, DX
-	VMOVDQU32 0(AX), Z0
-	VMOVDQU32 64(AX), Z1
-	VMOVDQU32 128(AX), Z2
-	VMOVDQU32 192(AX), Z3
-	VMOVDQU32 256(AX), Z4
+	STATE_IN
 	VMOVDQU64 ·bswap32(SB), Z28
 
 loop:
+	SAVE_STATE
 	LOAD_TRANSPOSE16
 	BSWAP_W16
 
@@ -193,18 +190,10 @@ loop:
 	ROUND1(Z1, Z2, Z3, Z4, Z0, Z23, 0x96, 12)
 
 
-	VPADDD    0(AX), Z0, Z0
-	VPADDD    64(AX), Z1, Z1
-	VPADDD    128(AX), Z2, Z2
-	VPADDD    192(AX), Z3, Z3
-	VPADDD    256(AX), Z4, Z4
-	VMOVDQU32 Z0, 0(AX)
-	VMOVDQU32 Z1, 64(AX)
-	VMOVDQU32 Z2, 128(AX)
-	VMOVDQU32 Z3, 192(AX)
-	VMOVDQU32 Z4, 256(AX)
+	ADD_STATE
 	ADDQ      $64, DX
 	DECQ      CX
 	JNZ       loop
+	STATE_OUT
 	VZEROUPPER
 	RET

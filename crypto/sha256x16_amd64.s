@@ -11,7 +11,8 @@
 //
 // Registers: Z0-Z7 the working variables a..h, Z8-Z23 the message schedule
 // (a ring of 16 words), Z24-Z27 temporaries, Z28 the byte-swap mask,
-// Z29-Z31 transposition temporaries.
+// Z29-Z31 transposition temporaries; the frame holds the chaining values
+// of the block being hashed.
 
 DATA k256<>+0x00(SB)/8, $0x71374491428a2f98
 DATA k256<>+0x08(SB)/8, $0xe9b5dba5b5c0fbcf
@@ -85,23 +86,17 @@ GLOBL k256<>(SB), RODATA|NOPTR, $256
 	VPADDD     Z27, w16, w16; \
 	VPADDD     w7, w16, w16
 
-// func sha256x16(st *[8][16]uint32, ptrs *[16]unsafe.Pointer, blocks int)
-TEXT ·sha256x16(SB), NOSPLIT, $0-24
+// func sha256x16(st *[16][8]uint32, ptrs *[16]unsafe.Pointer, blocks int)
+TEXT ·sha256x16(SB), $512-24
 	MOVQ      st+0(FP), AX
 	MOVQ      ptrs+8(FP), BX
 	MOVQ      blocks+16(FP), CX
 	XORQ      DX, DX
-	VMOVDQU32 0(AX), Z0
-	VMOVDQU32 64(AX), Z1
-	VMOVDQU32 128(AX), Z2
-	VMOVDQU32 192(AX), Z3
-	VMOVDQU32 256(AX), Z4
-	VMOVDQU32 320(AX), Z5
-	VMOVDQU32 384(AX), Z6
-	VMOVDQU32 448(AX), Z7
+	STATE_IN
 	VMOVDQU64 ·bswap32(SB), Z28
 
 loop:
+	SAVE_STATE
 	LOAD_TRANSPOSE16
 	BSWAP_W16
 
@@ -218,24 +213,10 @@ loop:
 	SCHED(Z23, Z8, Z16, Z21)
 	ROUND(Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z0, Z23, 252)
 
-	VPADDD    0(AX), Z0, Z0
-	VPADDD    64(AX), Z1, Z1
-	VPADDD    128(AX), Z2, Z2
-	VPADDD    192(AX), Z3, Z3
-	VPADDD    256(AX), Z4, Z4
-	VPADDD    320(AX), Z5, Z5
-	VPADDD    384(AX), Z6, Z6
-	VPADDD    448(AX), Z7, Z7
-	VMOVDQU32 Z0, 0(AX)
-	VMOVDQU32 Z1, 64(AX)
-	VMOVDQU32 Z2, 128(AX)
-	VMOVDQU32 Z3, 192(AX)
-	VMOVDQU32 Z4, 256(AX)
-	VMOVDQU32 Z5, 320(AX)
-	VMOVDQU32 Z6, 384(AX)
-	VMOVDQU32 Z7, 448(AX)
+	ADD_STATE
 	ADDQ      $64, DX
 	DECQ      CX
 	JNZ       loop
+	STATE_OUT
 	VZEROUPPER
 	RET

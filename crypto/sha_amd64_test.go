@@ -43,17 +43,13 @@ func TestHashKernels(t *testing.T) {
 		}
 		blocks := len(padded[0]) / 64
 
-		var s256 [8][16]uint32
+		var s256 [16][8]uint32
 		iv256 := [8]uint32{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}
-		var s1 [5][16]uint32
+		var s1 [16][8]uint32
 		iv1 := [5]uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0}
 		for l := range 16 {
-			for w := range 8 {
-				s256[w][l] = iv256[w]
-			}
-			for w := range 5 {
-				s1[w][l] = iv1[w]
-			}
+			copy(s256[l][:], iv256[:])
+			copy(s1[l][:], iv1[:])
 		}
 		sha256x16(&s256, &ptrs, blocks)
 		sha1x16(&s1, &ptrs, blocks)
@@ -61,33 +57,31 @@ func TestHashKernels(t *testing.T) {
 			want256 := sha256.Sum256(msgs[l])
 			want1 := sha1.Sum(msgs[l])
 			for w := range 8 {
-				if binary.BigEndian.Uint32(want256[4*w:]) != s256[w][l] {
+				if binary.BigEndian.Uint32(want256[4*w:]) != s256[l][w] {
 					t.Fatalf("sha256 len %d lane %d word %d", n, l, w)
 				}
 			}
 			for w := range 5 {
-				if binary.BigEndian.Uint32(want1[4*w:]) != s1[w][l] {
+				if binary.BigEndian.Uint32(want1[4*w:]) != s1[l][w] {
 					t.Fatalf("sha1 len %d lane %d word %d", n, l, w)
 				}
 			}
 		}
 
 		// MD5 pads with a little-endian length.
-		var s5 [4][16]uint32
+		var s5 [16][8]uint32
 		iv5 := [4]uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476}
 		for l := range 16 {
 			p := padded[l]
 			binary.LittleEndian.PutUint64(p[len(p)-8:], uint64(n)*8)
-			for w := range 4 {
-				s5[w][l] = iv5[w]
-			}
+			copy(s5[l][:], iv5[:])
 		}
 		md5x16(&s5, &ptrs, blocks)
 		sha512Lanes(t, r, n)
 		for l := range 16 {
 			want := md5.Sum(msgs[l])
 			for w := range 4 {
-				if binary.LittleEndian.Uint32(want[4*w:]) != s5[w][l] {
+				if binary.LittleEndian.Uint32(want[4*w:]) != s5[l][w] {
 					t.Fatalf("md5 len %d lane %d word %d", n, l, w)
 				}
 			}
@@ -114,7 +108,7 @@ func sha512Lanes(t *testing.T, r *rand.Rand, n int) {
 			blocks = len(p) / 128
 			ptrs[l] = unsafe.Pointer(&p[0])
 			for w := range 8 {
-				st[w][l] = binary.BigEndian.Uint64(iv[4+8*w:])
+				st[l][w] = binary.BigEndian.Uint64(iv[4+8*w:])
 			}
 		}
 		sha512x8(&st, &ptrs, blocks)
@@ -123,7 +117,7 @@ func sha512Lanes(t *testing.T, r *rand.Rand, n int) {
 			m.Write(msgs[l])
 			want := m.Sum(nil)
 			for w := range len(want) / 8 {
-				if binary.BigEndian.Uint64(want[8*w:]) != st[w][l] {
+				if binary.BigEndian.Uint64(want[8*w:]) != st[l][w] {
 					t.Fatalf("sha512x8 (%d-byte digest) len %d lane %d word %d", len(want), n, l, w)
 				}
 			}
@@ -139,14 +133,14 @@ func BenchmarkHashKernels(b *testing.B) {
 		ptrs[l] = unsafe.Pointer(&buf[l*64*16])
 	}
 	b.Run("md5x16", func(b *testing.B) {
-		var st [4][16]uint32
+		var st [16][8]uint32
 		b.SetBytes(16 * 64 * 16)
 		for range b.N {
 			md5x16(&st, &ptrs, 16)
 		}
 	})
 	b.Run("sha1x16", func(b *testing.B) {
-		var st [5][16]uint32
+		var st [16][8]uint32
 		b.SetBytes(16 * 64 * 16)
 		for range b.N {
 			sha1x16(&st, &ptrs, 16)
@@ -162,7 +156,7 @@ func BenchmarkHashKernels(b *testing.B) {
 		}
 	})
 	b.Run("sha256x16", func(b *testing.B) {
-		var st [8][16]uint32
+		var st [16][8]uint32
 		b.SetBytes(16 * 64 * 16)
 		for range b.N {
 			sha256x16(&st, &ptrs, 16)
