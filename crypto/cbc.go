@@ -25,14 +25,7 @@ const cbcMaxStep = 32 // blocks per kernel call: the idle lanes' dummy buffer
 // false: known-answer tests), then their payloads 16 packets at a time.
 func (sc *scratch) cbcSealBatch(ops []Op, idx []int32, genIV bool) {
 	for len(idx) > 0 {
-		sa := ops[idx[0]].SA
-		n := 0
-		for i := range idx {
-			if ops[idx[i]].SA == sa {
-				idx[n], idx[i] = idx[i], idx[n]
-				n++
-			}
-		}
+		sa, n := firstSA(ops, idx)
 		if genIV {
 			sc.cbcIVs(sa, ops, idx[:n])
 		}

@@ -314,6 +314,21 @@ func OpenBatch(ops []Op) {
 	putScratch(sc)
 }
 
+// firstSA moves the ops of idx that belong to the SA of the first to the
+// front, keeping their order, and returns that SA and their number: the
+// assembly paths go SA by SA, each with its keys loaded once.
+func firstSA(ops []Op, idx []int32) (*ESP, int) {
+	sa := ops[idx[0]].SA
+	n := 0
+	for i := range idx {
+		if ops[idx[i]].SA == sa {
+			idx[n], idx[i] = idx[i], idx[n]
+			n++
+		}
+	}
+	return sa, n
+}
+
 // sealLenOK checks what the caller laid out: the aligned trailer must fit.
 func (sa *ESP) sealLenOK(n int) bool {
 	c := n - espHeaderLen - sa.ivLen - sa.icvLen
@@ -325,36 +340,56 @@ func seq64(pkt []byte, seqHi uint32) uint64 {
 	return uint64(seqHi)<<32 | uint64(binary.BigEndian.Uint32(pkt[4:8]))
 }
 
-// aeadAAD is the AAD of RFC 4106 §5 (and RFC 7634 §2.1): SPI and sequence
-// number, the sequence number 64 bits wide with ESN.
-func (sa *ESP) aeadAAD(sc *scratch, pkt []byte, seqHi uint32) []byte {
+// j0 writes the pre-counter block: salt, the packet's IV, 1 (RFC 4106
+// §4); its first 12 bytes are the AEAD nonce (RFC 4543 §3.1, RFC 7634 §2).
+func (sa *ESP) j0(j0 *[16]byte, pkt []byte) {
+	copy(j0[0:4], sa.salt[:])
+	copy(j0[4:12], pkt[espHeaderLen:espHeaderLen+8])
+	j0[15] = 1
+}
+
+// nonce is the AEAD nonce for the standard library, in scratch.
+func (sa *ESP) nonce(sc *scratch, pkt []byte) []byte {
+	sa.j0(&sc.j0, pkt)
+	return sc.j0[:12]
+}
+
+// aeadAAD is the AAD of RFC 4106 §5 and RFC 7634 §2.1: SPI and sequence
+// number, in the packet, or with ESN the sequence number 64 bits wide, in
+// buf.
+func (sa *ESP) aeadAAD(buf *[16]byte, pkt []byte, seqHi uint32) []byte {
 	if !sa.esn {
 		return pkt[:espHeaderLen]
 	}
-	copy(sc.aad[0:4], pkt[0:4])
-	binary.BigEndian.PutUint32(sc.aad[4:8], seqHi)
-	copy(sc.aad[8:12], pkt[4:8])
-	return sc.aad[:]
+	copy(buf[0:4], pkt[0:4])
+	binary.BigEndian.PutUint32(buf[4:8], seqHi)
+	copy(buf[8:12], pkt[4:8])
+	return buf[:12]
 }
 
-// gmacAAD is the AAD of RFC 4543 §3.3: the whole packet but the ICV, the
-// sequence number 64 bits wide with ESN (which needs a copy).
-func (sa *ESP) gmacAAD(sc *scratch, pkt []byte, seqHi uint32) []byte {
-	body := pkt[:len(pkt)-sa.icvLen]
+// gmacAADs is the AAD of RFC 4543 §3.3, the packet but the ICV with the
+// sequence number 64 bits wide under ESN, as a first whole block in buf and
+// the rest in place, so that nothing is copied.
+func (sa *ESP) gmacAADs(buf *[16]byte, pkt []byte, seqHi uint32) (aad1, aad2 []byte) {
+	body := pkt[:len(pkt)-16]
 	if !sa.esn {
-		return body
+		return nil, body
 	}
-	b := append(sc.buf[:0], body[0:4]...)
-	b = binary.BigEndian.AppendUint32(b, seqHi)
-	b = append(b, body[4:]...)
-	sc.buf = b
-	return b
+	copy(buf[0:4], body[0:4])
+	binary.BigEndian.PutUint32(buf[4:8], seqHi)
+	copy(buf[8:16], body[4:12])
+	return buf[:], body[12:]
 }
 
-func (sa *ESP) nonce(sc *scratch, pkt []byte) []byte {
-	copy(sc.nonce[0:4], sa.salt[:])
-	copy(sc.nonce[4:12], pkt[espHeaderLen:espHeaderLen+8])
-	return sc.nonce[:]
+// gmacAAD is gmacAADs in one piece for the standard library (a copy with
+// ESN).
+func (sa *ESP) gmacAAD(sc *scratch, pkt []byte, seqHi uint32) []byte {
+	aad1, aad2 := sa.gmacAADs(&sc.hdr, pkt, seqHi)
+	if aad1 == nil {
+		return aad2
+	}
+	sc.buf = append(append(sc.buf[:0], aad1...), aad2...)
+	return sc.buf
 }
 
 // writeIV writes the IV of a packet to be sealed.
@@ -383,7 +418,7 @@ func (sa *ESP) sealRef(sc *scratch, pkt []byte, seqHi uint32) {
 	switch sa.kind {
 	case kindAEAD:
 		pt := pkt[hdr : n-sa.icvLen]
-		sa.aead.Seal(pt[:0], sa.nonce(sc, pkt), pt, sa.aeadAAD(sc, pkt, seqHi))
+		sa.aead.Seal(pt[:0], sa.nonce(sc, pkt), pt, sa.aeadAAD(&sc.hdr, pkt, seqHi))
 	case kindGMAC:
 		sa.aead.Seal(pkt[n-sa.icvLen:n-sa.icvLen], sa.nonce(sc, pkt), nil, sa.gmacAAD(sc, pkt, seqHi))
 	case kindCBC:
@@ -399,7 +434,7 @@ func (sa *ESP) openAEADRef(sc *scratch, pkt []byte, seqHi uint32) bool {
 		return err == nil
 	}
 	ct := pkt[espHeaderLen+sa.ivLen : n]
-	_, err := sa.aead.Open(ct[:0], sa.nonce(sc, pkt), ct, sa.aeadAAD(sc, pkt, seqHi))
+	_, err := sa.aead.Open(ct[:0], sa.nonce(sc, pkt), ct, sa.aeadAAD(&sc.hdr, pkt, seqHi))
 	return err == nil
 }
 

@@ -87,14 +87,7 @@ func (sc *scratch) gcmBatch(ops []Op, idx []int32, open bool) {
 		sc.gcmJobs = make([]gcmJob, len(idx)) // once: jobs point into themselves
 	}
 	for len(idx) > 0 {
-		sa := ops[idx[0]].SA
-		n := 0
-		for i := range idx {
-			if ops[idx[i]].SA == sa {
-				idx[n], idx[i] = idx[i], idx[n]
-				n++
-			}
-		}
+		sa, n := firstSA(ops, idx)
 		jobs := sc.gcmJobs[:n]
 		for t, i := range idx[:n] {
 			sa.gcmJob(&jobs[t], ops[i].Pkt, ops[i].SeqHi, open)
@@ -126,38 +119,6 @@ func (sa *ESP) gcmJob(j *gcmJob, pkt []byte, seqHi uint32, open bool) {
 		j.data = nil
 		return
 	}
-	j.aad1, j.aad2 = sa.gcmAAD(&j.hdr, pkt, seqHi), nil
+	j.aad1, j.aad2 = sa.aeadAAD(&j.hdr, pkt, seqHi), nil
 	j.data = pkt[espHeaderLen+8 : n-16]
-}
-
-// j0 is the pre-counter block: salt, the packet's IV, 1 (RFC 4106 §4).
-func (sa *ESP) j0(j0 *[16]byte, pkt []byte) {
-	copy(j0[0:4], sa.salt[:])
-	copy(j0[4:12], pkt[espHeaderLen:espHeaderLen+8])
-	j0[15] = 1
-}
-
-// gcmAAD is the AAD of RFC 4106 §5 in the packet or, with ESN, in buf.
-func (sa *ESP) gcmAAD(buf *[16]byte, pkt []byte, seqHi uint32) []byte {
-	if !sa.esn {
-		return pkt[:espHeaderLen]
-	}
-	copy(buf[0:4], pkt[0:4])
-	binary.BigEndian.PutUint32(buf[4:8], seqHi)
-	copy(buf[8:12], pkt[4:8])
-	return buf[:12]
-}
-
-// gmacAADs splits the AAD of RFC 4543 §3.3 (the packet but the ICV, with
-// the 64-bit sequence number under ESN) into a first whole block in buf
-// and the rest in place, so that nothing is copied.
-func (sa *ESP) gmacAADs(buf *[16]byte, pkt []byte, seqHi uint32) (aad1, aad2 []byte) {
-	body := pkt[:len(pkt)-16]
-	if !sa.esn {
-		return nil, body
-	}
-	copy(buf[0:4], body[0:4])
-	binary.BigEndian.PutUint32(buf[4:8], seqHi)
-	copy(buf[8:16], body[4:12])
-	return buf[:], body[12:]
 }

@@ -14,8 +14,8 @@ type scratch struct {
 	digest  [64]byte
 	icv     [32]byte
 	seqHi   [4]byte
-	nonce   [12]byte
-	aad     [12]byte
+	j0      [16]byte // nonce
+	hdr     [16]byte // AAD with ESN
 	ctr     [16]byte
 	buf     []byte // AES-GMAC AAD with ESN
 	state   []byte // a marshalled hash state
