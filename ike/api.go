@@ -63,17 +63,19 @@ func (e *Engine) acquire(a Acquire) {
 // findIKESA returns the IKE SA to negotiate CHILD_SAs with p over: an
 // established one, else one we are setting up.
 func (e *Engine) findIKESA(p *PeerConfig) *ikeSA {
-	var connecting *ikeSA
-	for _, sa := range e.sortedSAs() {
-		if sa.peer.Name != p.Name || sa.remote.Addr() != p.Remote.Addr() {
-			continue
-		}
+	var established, connecting *ikeSA
+	older := func(a, b *ikeSA) bool { return b == nil || a.id < b.id }
+	for sa := range e.byPeer[p.Name] {
 		switch {
-		case sa.state == ikeEstablished:
-			return sa
-		case sa.state == ikeConnecting && sa.initiator:
+		case sa.remote.Addr() != p.Remote.Addr():
+		case sa.state == ikeEstablished && older(sa, established):
+			established = sa
+		case sa.state == ikeConnecting && sa.initiator && older(sa, connecting):
 			connecting = sa
 		}
+	}
+	if established != nil {
+		return established
 	}
 	return connecting
 }

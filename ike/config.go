@@ -3,6 +3,7 @@ package ike
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -109,6 +110,16 @@ func (p *IKEProposal) check() error {
 	return nil
 }
 
+// Secret is key material from the configuration (a pre-shared key). It
+// never prints: fmt and slog show "[redacted]".
+type Secret []byte
+
+// Format keeps the secret out of every fmt verb.
+func (Secret) Format(f fmt.State, _ rune) { fmt.Fprint(f, "[redacted]") }
+
+// LogValue keeps the secret out of slog output.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
 // Identity is an IKE identity (RFC 7296 §3.5).
 type Identity struct {
 	Type  message.IDType
@@ -172,7 +183,7 @@ type PeerConfig struct {
 	LocalID, RemoteID Identity
 	// LocalPSK authenticates us, RemotePSK the peer (IOS
 	// `pre-shared-key local|remote`); RemotePSK nil means LocalPSK.
-	LocalPSK, RemotePSK []byte
+	LocalPSK, RemotePSK Secret
 	// Proposals for the IKE SA; empty: DefaultIKEProposals.
 	Proposals []IKEProposal
 	// Lifetime of the IKE SA before it is rekeyed (default 24 h).
@@ -354,7 +365,7 @@ func (p *PeerConfig) proposals() []IKEProposal {
 	return DefaultIKEProposals()
 }
 
-func (p *PeerConfig) remotePSK() []byte {
+func (p *PeerConfig) remotePSK() Secret {
 	if len(p.RemotePSK) > 0 {
 		return p.RemotePSK
 	}

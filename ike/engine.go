@@ -151,8 +151,10 @@ type Engine struct {
 	clk clock.Clock
 
 	// Owned by the Run goroutine.
-	peers     []*PeerConfig // most specific Remote first
+	peers     peerIndex
 	sas       map[uint64]*ikeSA
+	byPeer    map[string]map[*ikeSA]bool     // IKE SAs by PeerConfig.Name
+	byRemote  map[netip.Addr]map[*ikeSA]bool // IKE SAs by peer address
 	halfOpen  map[halfOpenKey]*ikeSA
 	spis      map[uint32]*childSA // inbound SPIs in use or reserved
 	acquiring map[acquireKey]bool
@@ -185,6 +187,8 @@ func New(cfg Config) (*Engine, error) {
 		log:       cfg.Logger,
 		clk:       cfg.Clock,
 		sas:       map[uint64]*ikeSA{},
+		byPeer:    map[string]map[*ikeSA]bool{},
+		byRemote:  map[netip.Addr]map[*ikeSA]bool{},
 		halfOpen:  map[halfOpenKey]*ikeSA{},
 		spis:      map[uint32]*childSA{},
 		acquiring: map[acquireKey]bool{},
@@ -302,31 +306,90 @@ func (e *Engine) SetPeers(peers []*PeerConfig) error {
 		}
 		names[p.Name] = true
 	}
-	sorted := append([]*PeerConfig(nil), peers...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Remote.Bits() > sorted[j].Remote.Bits() })
-	e.post(func() { e.peers = sorted })
+	idx := newPeerIndex(peers)
+	e.post(func() { e.peers = idx })
 	return nil
 }
 
-func (e *Engine) peer(name string) *PeerConfig {
-	for _, p := range e.peers {
-		if p.Name == name {
-			return p
+// peerIndex finds peer configs by name and by the address of an
+// incoming peer: single-address peers (static crypto map entries) through
+// a map, prefixes (dynamic templates) in order of specificity after them.
+type peerIndex struct {
+	byName    map[string]*PeerConfig
+	byAddr    map[netip.Addr][]*PeerConfig
+	templates []*PeerConfig
+}
+
+func newPeerIndex(peers []*PeerConfig) peerIndex {
+	idx := peerIndex{byName: map[string]*PeerConfig{}, byAddr: map[netip.Addr][]*PeerConfig{}}
+	for _, p := range peers {
+		idx.byName[p.Name] = p
+		if p.Remote.IsSingleIP() {
+			idx.byAddr[p.Remote.Addr()] = append(idx.byAddr[p.Remote.Addr()], p)
+		} else {
+			idx.templates = append(idx.templates, p)
 		}
 	}
-	return nil
+	sort.SliceStable(idx.templates, func(i, j int) bool { return idx.templates[i].Remote.Bits() > idx.templates[j].Remote.Bits() })
+	return idx
 }
+
+func (e *Engine) peer(name string) *PeerConfig { return e.peers.byName[name] }
 
 // peersFor lists the configs that accept a peer at remote talking to our
 // local address, most specific first.
 func (e *Engine) peersFor(local, remote netip.Addr) []*PeerConfig {
 	var out []*PeerConfig
-	for _, p := range e.peers {
-		if p.Remote.Contains(remote) && (!p.Local.IsValid() || p.Local == local) {
+	ok := func(p *PeerConfig) bool { return !p.Local.IsValid() || p.Local == local }
+	for _, p := range e.peers.byAddr[remote] {
+		if ok(p) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range e.peers.templates {
+		if p.Remote.Contains(remote) && ok(p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// setPeer (re)files sa under the config it now runs with.
+func (e *Engine) setPeer(sa *ikeSA, p *PeerConfig) {
+	if sa.peer != nil {
+		delete(e.byPeer[sa.peer.Name], sa)
+	}
+	sa.peer = p
+	addTo(e.byPeer, p.Name, sa)
+}
+
+// setRemote (re)files sa under the peer address it now talks to.
+func (e *Engine) setRemote(sa *ikeSA, remote netip.AddrPort) {
+	if sa.remote.IsValid() {
+		delete(e.byRemote[sa.remote.Addr()], sa)
+	}
+	sa.remote = remote
+	addTo(e.byRemote, remote.Addr(), sa)
+}
+
+func addTo[K comparable](m map[K]map[*ikeSA]bool, k K, sa *ikeSA) {
+	if m[k] == nil {
+		m[k] = map[*ikeSA]bool{}
+	}
+	m[k][sa] = true
+}
+
+// unindex forgets a destroyed SA.
+func (e *Engine) unindex(sa *ikeSA) {
+	for _, m := range []map[*ikeSA]bool{e.byPeer[sa.peer.Name], e.byRemote[sa.remote.Addr()]} {
+		delete(m, sa)
+	}
+	if len(e.byPeer[sa.peer.Name]) == 0 {
+		delete(e.byPeer, sa.peer.Name)
+	}
+	if len(e.byRemote[sa.remote.Addr()]) == 0 {
+		delete(e.byRemote, sa.remote.Addr())
+	}
 }
 
 // warnLegacy logs once per group that a legacy DH group was negotiated.

@@ -54,8 +54,8 @@ func FuzzReceive(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	e.peers = []*PeerConfig{{Name: "any", Remote: netip.MustParsePrefix("0.0.0.0/0"), LocalPSK: []byte("k"),
-		Children: []*ChildConfig{{Name: "c", Proposals: []ChildProposal{gcm128()}}}}}
+	e.peers = newPeerIndex([]*PeerConfig{{Name: "any", Remote: netip.MustParsePrefix("0.0.0.0/0"), LocalPSK: []byte("k"),
+		Children: []*ChildConfig{{Name: "c", Proposals: []ChildProposal{gcm128()}}}}})
 	remote := netip.MustParseAddrPort("192.0.2.2:500")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) == 0 {

@@ -378,7 +378,7 @@ func checkPair(t *testing.T, x, y *ChildSA) {
 		!bytes.Equal(x.OutKeys.Integ, y.InKeys.Integ) || !bytes.Equal(x.InKeys.Integ, y.OutKeys.Integ) {
 		t.Fatal("keys disagree")
 	}
-	if bytes.Equal(x.InKeys.Encr, x.OutKeys.Encr) {
+	if bytes.Equal(append(x.InKeys.Encr, x.InKeys.Integ...), append(x.OutKeys.Encr, x.OutKeys.Integ...)) {
 		t.Fatal("both directions share a key")
 	}
 	if want := x.Transform.Cipher.KeyLen(x.Transform.KeyBits); len(x.InKeys.Encr) != want {

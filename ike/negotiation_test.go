@@ -1,8 +1,11 @@
 package ike
 
 import (
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +249,101 @@ func TestUnreachablePeerFailsAcquire(t *testing.T) {
 	// 500 ms × 1.5^n: sent at 0, .5, 1.25, 2.375; given up at 4.06 s.
 	if n := a.e.Stats()["retransmit"]; n != 3 {
 		t.Fatalf("%d retransmissions", n)
+	}
+}
+
+func TestAHTransformSet(t *testing.T) {
+	pa, pb := defaultPeers()
+	ah, err := ProposalFromTransformSet("ah-only", crypto.IntegHMACSHA256_128, crypto.Transform{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa.Children[0].Proposals = []ChildProposal{ah}
+	pb.Children[0].Proposals = []ChildProposal{gcm128(), ah}
+	a, b, _ := newPair(t, pa, pb, pairOpts{})
+	sa, _ := establish(t, a, b)
+	if sa.Protocol != message.ProtoAH || sa.Transform != (crypto.Transform{Integ: crypto.IntegHMACSHA256_128}) || len(sa.InKeys.Integ) != 32 || sa.InKeys.Encr != nil {
+		t.Fatalf("AH SA: %v", sa)
+	}
+}
+
+func TestDPDOnDemand(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.DPD = DPD{Interval: 10 * time.Second, Retry: 2 * time.Second, Retries: 2, OnDemand: true}
+	a, b, clk := newPair(t, pa, pb, pairOpts{fake: true})
+	sa, _ := establish(t, a, b)
+	b.gate.mu.Lock()
+	b.gate.drop = true
+	b.gate.mu.Unlock()
+	step := func(n int) {
+		for i := 0; i < n; i++ {
+			clk.Advance(time.Second)
+			a.e.sync(func() {})
+		}
+	}
+	// Idle in both directions: on-demand DPD stays quiet.
+	step(40)
+	if a.e.Stats()["tx"] != 2 {
+		t.Fatalf("liveness checks without outbound traffic: %v", a.e.Stats())
+	}
+	// Traffic goes out, nothing comes back: the peer is checked and found dead.
+	ia := len(a.rec.snapshot())
+	for i := 0; i < 30; i++ {
+		a.e.Usage(sa.InSPI, 0, uint64(100*(i+1)))
+		step(1)
+	}
+	if ev := a.rec.wait(&ia, kind("down")); ev.reason != ReasonPeerDead {
+		t.Fatalf("down: %v", ev)
+	}
+}
+
+// capture is a Transport that keeps what it is asked to send.
+type capture struct {
+	mu   sync.Mutex
+	sent [][]byte
+}
+
+func (c *capture) Send(_, _ netip.AddrPort, b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, append([]byte(nil), b...))
+	return nil
+}
+
+func TestUnsupportedCriticalPayload(t *testing.T) {
+	out := &capture{}
+	e, _ := New(Config{Transport: out, Installer: nopInstaller{}})
+	e.peers = newPeerIndex([]*PeerConfig{{Name: "any", Remote: netip.MustParsePrefix("0.0.0.0/0"), LocalPSK: testPSK}})
+	m := &message.Message{Header: message.Header{SPIi: 7, Exchange: message.IKE_SA_INIT, Flags: message.FlagInitiator}}
+	m.Payloads = []message.Payload{&message.Nonce{Data: make([]byte, 32)}, &message.Unknown{PType: 222, Critical: true, Body: []byte{1, 2}}}
+	b, _ := m.Encode(nil)
+	e.receive(netip.MustParseAddrPort("192.0.2.1:500"), netip.MustParseAddrPort("192.0.2.2:500"), b)
+	if len(out.sent) != 1 {
+		t.Fatalf("%d answers", len(out.sent))
+	}
+	resp, err := message.Parse(out.sent[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := resp.Notify(message.UNSUPPORTED_CRITICAL_PAYLOAD)
+	if n == nil || len(n.Data) != 1 || n.Data[0] != 222 || !resp.Response() || resp.SPIi != 7 {
+		t.Fatalf("answer %v", resp)
+	}
+	if e.Stats()["drop_decode_unsupported-critical"] != 1 || len(e.sas) != 0 {
+		t.Fatalf("stats %v, %d SAs", e.Stats(), len(e.sas))
+	}
+}
+
+func TestSecretsDoNotPrint(t *testing.T) {
+	p := &PeerConfig{Name: "x", LocalPSK: Secret("hunter2"), RemotePSK: Secret("hunter3")}
+	sa := &ChildSA{InKeys: Keys{Encr: []byte("k1k1k1k1"), Integ: []byte("i1i1i1i1")}}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "peer", p.LocalPSK, "keys", sa.InKeys, "sa", sa)
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s %x", p, *p, p, p.LocalPSK, p.RemotePSK), fmt.Sprintf("%v %+v %x", *sa, sa.InKeys, sa.InKeys), buf.String()} {
+		for _, secret := range []string{"hunter", "k1k1", "i1i1", "68756e746572", "6b316b31"} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("secret %q printed in %q", secret, s)
+			}
+		}
 	}
 }

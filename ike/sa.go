@@ -106,8 +106,10 @@ type exchange struct {
 // newIKESA creates an IKE SA and registers it under a fresh local SPI.
 func (e *Engine) newIKESA(initiator bool, peer *PeerConfig, local, remote netip.AddrPort) *ikeSA {
 	e.nextID++
-	sa := &ikeSA{e: e, id: e.nextID, initiator: initiator, peer: peer, local: local, remote: remote,
+	sa := &ikeSA{e: e, id: e.nextID, initiator: initiator, local: local,
 		forceEncap: peer.ForceEncap, lastIn: e.clk.Now()}
+	e.setPeer(sa, peer)
+	e.setRemote(sa, remote)
 	spi := e.newIKESPI()
 	if initiator {
 		sa.spiI = spi
@@ -243,7 +245,7 @@ func (sa *ikeSA) sendRequest(x *exchange) {
 	if x.typ == message.IKE_SA_INIT {
 		sa.initReq = packets[0]
 	}
-	sa.log.Debug("sending "+m.String(), "local", sa.local, "to", sa.remote, "packets", len(packets))
+	sa.log.Debug("sending", "message", m, "local", sa.local, "to", sa.remote, "packets", len(packets))
 	x.packets, x.sent = packets, 0
 	sa.active = x
 	sa.transmit(x)
@@ -357,7 +359,10 @@ func (sa *ikeSA) receive(local, remote netip.AddrPort, b []byte, h *message.Head
 	}
 	if m.Exchange != message.IKE_SA_INIT && (sa.encap() || local.Port() == sa.e.cfg.NATTPort) {
 		// RFC 7296 §2.23: follow a peer behind a NAT to where it now is.
-		sa.local, sa.remote = local, remote
+		sa.local = local
+		if remote != sa.remote {
+			sa.e.setRemote(sa, remote)
+		}
 	}
 	sa.handleRequest(m)
 }
@@ -429,7 +434,7 @@ func (sa *ikeSA) handleResponse(m *message.Message) {
 	if m.Exchange == message.IKE_SA_INIT && sa.spiR == 0 && m.SPIr != 0 {
 		sa.spiR = m.SPIr
 	}
-	sa.log.Debug("received "+m.String(), "from", sa.remote)
+	sa.log.Debug("received", "message", m, "from", sa.remote)
 	x.timer.stop()
 	sa.active = nil
 	sa.busy = true
@@ -480,7 +485,7 @@ func (sa *ikeSA) handleRequest(m *message.Message) {
 		sa.log.Debug("request out of window", "message_id", m.MessageID, "expected", sa.peerNext)
 		return
 	}
-	sa.log.Debug("received "+m.String(), "from", sa.remote)
+	sa.log.Debug("received", "message", m, "from", sa.remote)
 	tasks, err := sa.responderTasks(m)
 	resp := sa.newMessage(m.Exchange, m.MessageID, true)
 	if err != nil {
@@ -527,7 +532,7 @@ func (sa *ikeSA) sendResponse(resp *message.Message) {
 	}
 	sa.lastResp = packets
 	sa.peerNext = resp.MessageID + 1
-	sa.log.Debug("sending "+resp.String(), "local", sa.local, "to", sa.remote)
+	sa.log.Debug("sending", "message", resp, "local", sa.local, "to", sa.remote)
 	for _, p := range packets {
 		sa.e.send(sa.local, sa.remote, p)
 	}
@@ -705,6 +710,7 @@ func (sa *ikeSA) destroy(reason Reason) {
 	if sa.e.sas[sa.localSPI()] == sa {
 		delete(sa.e.sas, sa.localSPI())
 	}
+	sa.e.unindex(sa)
 	if sa.halfOpen != nil {
 		delete(sa.e.halfOpen, *sa.halfOpen)
 		sa.halfOpen = nil

@@ -247,12 +247,15 @@ func (sa *ikeSA) rekeyed(initiator bool, spiI, spiR uint64, suite keymat.IKESuit
 	}
 	e.nextID++
 	n := &ikeSA{e: e, id: e.nextID, state: ikeEstablished, initiator: initiator, spiI: spiI, spiR: spiR,
-		peer: sa.peer, candidates: sa.candidates, local: sa.local, remote: sa.remote,
+		candidates: sa.candidates, local: sa.local,
 		natLocal: sa.natLocal, natRemote: sa.natRemote, forceEncap: sa.forceEncap, fragOK: sa.fragOK,
 		suite: suite, keys: keys, ni: ni, nr: nr, remoteID: sa.remoteID, rekeyOf: sa.id, lastIn: e.clk.Now()}
+	peer := sa.peer
 	if p := e.peer(sa.peer.Name); p != nil {
-		n.peer = p
+		peer = p
 	}
+	e.setPeer(n, peer)
+	e.setRemote(n, sa.remote)
 	n.log = e.log.With("ike_sa", n.id, "remote", n.remote.Addr())
 	e.sas[n.localSPI()] = n
 	e.warnLegacy(suite.DH, "IKE SA rekey")
@@ -263,6 +266,7 @@ func (sa *ikeSA) rekeyed(initiator bool, spiI, spiR uint64, suite keymat.IKESuit
 func (sa *ikeSA) succeed(n *ikeSA) {
 	sa.state = ikeRekeyed
 	sa.timers[tRekey].stop()
+	sa.timers[tHardExpire].stop()
 	sa.timers[tDPD].stop()
 	sa.timers[tKeepalive].stop()
 	sa.log.Info("IKE SA rekeyed", "new_ike_sa", n.id, "spi_i", fmt.Sprintf("%016x", n.spiI), "spi_r", fmt.Sprintf("%016x", n.spiR), "suite", n.suite.String())

@@ -110,7 +110,8 @@ func (t *ikeAuthTask) processRequest(m *message.Message) error {
 		return fatal(ReasonFailed, "AUTHENTICATION_FAILED: AUTH of %v (%v) verifies with the pre-shared key of none of [%s]",
 			sa.remote.Addr(), idi, strings.Join(tried, ", "))
 	}
-	sa.peer, sa.candidates, sa.remoteID = verified[0], verified, idi
+	sa.e.setPeer(sa, verified[0])
+	sa.candidates, sa.remoteID = verified, idi
 	if m.Notify(message.INITIAL_CONTACT) != nil {
 		sa.e.replaceOlder(sa)
 	}
@@ -121,8 +122,8 @@ func (t *ikeAuthTask) processRequest(m *message.Message) error {
 // hasOtherSA reports whether another IKE SA with sa's peer config is up,
 // in which case INITIAL_CONTACT would wrongly flush it at the peer.
 func (e *Engine) hasOtherSA(sa *ikeSA) bool {
-	for _, o := range e.sas {
-		if o != sa && o.peer.Name == sa.peer.Name && o.state == ikeEstablished {
+	for o := range e.byPeer[sa.peer.Name] {
+		if o != sa && o.state == ikeEstablished {
 			return true
 		}
 	}
@@ -132,10 +133,14 @@ func (e *Engine) hasOtherSA(sa *ikeSA) bool {
 // replaceOlder removes the IKE SAs a restarted peer no longer knows
 // (INITIAL_CONTACT, RFC 7296 §2.4).
 func (e *Engine) replaceOlder(sa *ikeSA) {
-	for _, o := range e.sortedSAs() {
-		if o != sa && o.remote.Addr() == sa.remote.Addr() && o.peer.Name == sa.peer.Name && o.state != ikeConnecting {
-			o.log.Info("peer restarted (INITIAL_CONTACT), removing its old IKE SA")
-			o.destroy(ReasonReplaced)
+	var old []*ikeSA
+	for o := range e.byRemote[sa.remote.Addr()] {
+		if o != sa && o.peer.Name == sa.peer.Name && o.state != ikeConnecting {
+			old = append(old, o)
 		}
+	}
+	for _, o := range old {
+		o.log.Info("peer restarted (INITIAL_CONTACT), removing its old IKE SA")
+		o.destroy(ReasonReplaced)
 	}
 }

@@ -272,7 +272,7 @@ func (t *natdTask) process(m *message.Message) error {
 	}
 	if sa.initiator && sa.encap() {
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.e.cfg.NATTPort)
-		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.e.cfg.NATTPort)
+		sa.e.setRemote(sa, netip.AddrPortFrom(sa.remote.Addr(), sa.e.cfg.NATTPort))
 		sa.log.Debug("floating to the NAT-T port", "local", sa.local, "remote", sa.remote)
 	}
 	return nil

@@ -37,10 +37,21 @@ func Listen(addrs []netip.Addr, ports ...uint16) (*Conn, error) {
 				c.Close()
 				return nil, fmt.Errorf("ike/udp: %w", err)
 			}
-			c.socks[ap] = s
+			// Port 0 binds an ephemeral port: file the socket under it.
+			bound := s.LocalAddr().(*net.UDPAddr).AddrPort()
+			c.socks[netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())] = s
 		}
 	}
 	return c, nil
+}
+
+// Addrs lists the bound local addresses and ports.
+func (c *Conn) Addrs() []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(c.socks))
+	for ap := range c.socks {
+		out = append(out, ap)
+	}
+	return out
 }
 
 // Send writes payload from the socket bound to local.
