@@ -1,19 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"ipsecgw/afxdp"
 	"ipsecgw/config"
 	"ipsecgw/fastpath"
 	"ipsecgw/logging"
@@ -70,12 +74,17 @@ func runGateway(stdout, stderr io.Writer, cfgPath, statsJSON string) error {
 	if len(cfg.System.Interfaces) == 0 {
 		return userErrorf("%s: no interfaces: list them under interfaces: (driver pcap or afxdp)", cfgPath)
 	}
+	drivers := map[config.Driver]bool{}
 	for _, si := range cfg.System.Interfaces {
-		if si.Driver != config.DriverPcap {
-			return userErrorf("interface %s: driver %s needs the AF_XDP driver, which this build does not include yet; use driver: pcap to run offline", si.Name, si.Driver)
-		}
+		drivers[si.Driver] = true
 	}
-	return runPcap(stdout, logs.Logger(logging.Dataplane), cfg, statsJSON)
+	if len(drivers) > 1 {
+		return userErrorf("%s: mixes pcap and afxdp interfaces: a gateway runs either offline over capture files or live", cfgPath)
+	}
+	if drivers[config.DriverPcap] {
+		return runPcap(stdout, logs.Logger(logging.Dataplane), cfg, statsJSON)
+	}
+	return runLive(stdout, logs.Logger(logging.Dataplane), cfg, statsJSON)
 }
 
 // runPcap processes the capture files with one worker and reports.
@@ -104,7 +113,7 @@ func runPcap(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON s
 	if err != nil {
 		return err
 	}
-	punts := newPuntLog(log, gw)
+	punts := newPuntLog(log, gw, nil)
 	start := time.Now()
 	if err := w.Drain(func() { punts.drain(w) }); err != nil {
 		return err
@@ -130,6 +139,176 @@ func runPcap(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON s
 	return nil
 }
 
+// runLive runs the gateway on AF_XDP interfaces until SIGINT or SIGTERM:
+// one worker per queue (dataplane.workers caps it), each polling one queue
+// of every interface, pinned to dataplane.cpus when given. It must run in
+// the gateway's network namespace. On the way out it stops the workers,
+// detaches the XDP programs and removes what it added to the kernel, then
+// prints the summary.
+func runLive(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON string) (err error) {
+	sys := &cfg.System
+	var ifs []*afxdp.Interface
+	defer func() {
+		for _, i := range ifs {
+			if cerr := i.Close(); cerr != nil {
+				log.Error("detaching", "interface", i.Name(), "error", cerr)
+			}
+		}
+	}()
+	queues, mtu := 0, 0
+	var linkIndex []int
+	var devices []string
+	for _, si := range sys.Interfaces {
+		mode, err := afxdp.ParseMode(si.XDPMode)
+		if err != nil {
+			return userErrorf("interface %s: %v", si.Name, err)
+		}
+		pi := cfg.Policy.Interfaces[si.Name]
+		i, err := afxdp.Open(afxdp.Config{Device: si.Device, Mode: mode, CryptoMap: pi != nil && pi.CryptoMap != nil})
+		if err != nil {
+			return userErrorf("interface %s: %v", si.Name, err)
+		}
+		ifs = append(ifs, i)
+		if si.MAC == nil {
+			si.MAC = i.MAC()
+		}
+		if si.MTU > i.MTU() {
+			return userErrorf("interface %s: mtu %d is larger than device %s's %d", si.Name, si.MTU, si.Device, i.MTU())
+		}
+		q := i.Queues()
+		if si.Queues > 0 {
+			q = min(q, si.Queues)
+		}
+		if queues == 0 || q < queues {
+			queues = q
+		}
+		mtu = max(mtu, si.MTU)
+		linkIndex = append(linkIndex, i.Index())
+		devices = append(devices, i.Name())
+		log.Info("interface attached", "interface", si.Name, "device", i.Name(), "xdp_mode", i.Mode().String(), "queues", i.Queues())
+	}
+	workers := queues
+	if sys.Dataplane.Workers > 0 {
+		workers = min(workers, sys.Dataplane.Workers)
+	}
+	gw, err := slowpath.Build(cfg, workers)
+	if err != nil {
+		return userErrorf("%v", err)
+	}
+	kern, err := gw.ProgramKernel(linkIndex)
+	if err != nil {
+		return userErrorf("programming the kernel: %v", err)
+	}
+	defer func() {
+		if uerr := kern.Undo(); uerr != nil {
+			log.Error("removing what the gateway added to the kernel", "error", uerr)
+		}
+	}()
+	neigh, err := gw.FollowNeighbors(linkIndex, devices, func(e error) { log.Warn("neighbour events", "error", e) })
+	if err != nil {
+		return userErrorf("following the kernel's neighbours: %v", err)
+	}
+	defer neigh.Close()
+	for i, st := range gw.Steering() {
+		if err := ifs[i].SetLocalAddrs(st.Local); err != nil {
+			return userErrorf("%v", err)
+		}
+		if err := ifs[i].SetPrefixes(st.Prefixes); err != nil {
+			return userErrorf("%v", err)
+		}
+	}
+	chunk, err := afxdp.ChunkSizeFor(mtu)
+	if err != nil {
+		return userErrorf("%v", err)
+	}
+	rings := afxdp.RingSizes{Fill: sys.Dataplane.FillRing, Completion: sys.Dataplane.CompletionRing, RX: sys.Dataplane.RXRing, TX: sys.Dataplane.TXRing}
+	var ws []*fastpath.Worker
+	var umems []*afxdp.UMEM
+	defer func() {
+		for _, u := range umems {
+			u.Close()
+		}
+	}()
+	for q := range workers {
+		u, err := afxdp.NewUMEM(afxdp.FramesFor(len(ifs), rings), chunk, afxdp.BindAuto)
+		if err != nil {
+			return userErrorf("%v", err)
+		}
+		umems = append(umems, u)
+		var binds []fastpath.PortBinding
+		var socks []*afxdp.Socket
+		for i, ifc := range ifs {
+			sock, err := ifc.OpenSocket(u, afxdp.SocketConfig{Queue: q, Rings: rings, Port: uint16(i)})
+			if err != nil {
+				return userErrorf("interface %s queue %d: %v", sys.Interfaces[i].Name, q, err)
+			}
+			socks = append(socks, sock)
+			binds = append(binds, fastpath.PortBinding{Port: sock, Iface: i})
+		}
+		w, err := gw.Engine.AddWorker(fastpath.WorkerConfig{Ports: binds, Pool: u.Pool(), Batch: sys.Dataplane.Batch,
+			Wait: afxdp.NewPoller(socks...).Wait})
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	done := make(chan error, len(ws))
+	for q, w := range ws {
+		cpu := -1
+		if q < len(sys.Dataplane.CPUs) {
+			cpu = sys.Dataplane.CPUs[q]
+		}
+		go func() { done <- w.Run(cpu) }()
+	}
+	log.Info("gateway running", "workers", len(ws), "interfaces", len(ifs))
+	punts := newPuntLog(log, gw, neigh)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case e := <-done:
+			runErr = e // a worker could not start (CPU pinning)
+			break loop
+		case <-tick.C:
+			for _, w := range ws {
+				punts.drain(w)
+			}
+		}
+	}
+	for _, w := range ws {
+		w.Stop()
+	}
+	for range len(ws) - btoi(runErr != nil) {
+		<-done
+	}
+	snap := gw.Snapshot(time.Now())
+	printSummary(stdout, &snap, time.Since(start))
+	if statsJSON != "" {
+		if err := writeJSON(statsJSON, &snap); err != nil {
+			return userErrorf("--stats-json: %v", err)
+		}
+	}
+	if runErr != nil {
+		return userErrorf("worker: %v", runErr)
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // chunkSize is the buffer size for the largest interface MTU: headroom,
 // the frame with a VLAN tag, and tailroom for the ESP trailer and ICV.
 func chunkSize(cfg *config.Config) int {
@@ -145,17 +324,18 @@ func chunkSize(cfg *config.Config) int {
 	return size
 }
 
-// puntLog is the slow path of an offline run: there is no IKE and no ARP,
-// so it counts what the worker punts and says once per cause what is
-// missing.
+// puntLog is the slow path of a run without IKE: it serves what workers
+// punt — neighbour misses go to the kernel (live) or are reported (offline,
+// where neighbours are static) — and says once per cause what is missing.
 type puntLog struct {
-	log  *slog.Logger
-	gw   *slowpath.Gateway
-	seen map[string]bool
+	log     *slog.Logger
+	gw      *slowpath.Gateway
+	neigh   *slowpath.NeighborFeed // nil offline
+	seen    map[string]bool
 }
 
-func newPuntLog(log *slog.Logger, gw *slowpath.Gateway) *puntLog {
-	return &puntLog{log: log, gw: gw, seen: map[string]bool{}}
+func newPuntLog(log *slog.Logger, gw *slowpath.Gateway, neigh *slowpath.NeighborFeed) *puntLog {
+	return &puntLog{log: log, gw: gw, neigh: neigh, seen: map[string]bool{}}
 }
 
 func (p *puntLog) once(key, msg string, args ...any) {
@@ -174,12 +354,16 @@ func (p *puntLog) drain(w *fastpath.Worker) {
 		}
 		switch s.Kind {
 		case fastpath.PuntIKE:
-			p.once("ike", "IKE packets received; IKE does not run in an offline run, they are counted and dropped", "interface", ifName, "from", s.Flow.Src)
+			p.once("ike", "IKE packets received; IKE is not running, they are counted and dropped", "interface", ifName, "from", s.Flow.Src)
 		case fastpath.PuntAcquire:
 			e := p.gw.Maps[s.Iface].EntryFor(s.Rule)
-			p.once("acquire "+e.Name(), "no SA for protected traffic; IKE does not run in an offline run", "entry", e.Name(), "flow", s.Flow.String())
+			p.once("acquire "+e.Name(), "no SA for protected traffic and IKE is not running", "entry", e.Name(), "flow", s.Flow.String())
 		case fastpath.PuntNeighborMiss:
-			p.once("neighbor "+s.Flow.Dst.String(), "next hop has no MAC address: add it under neighbors:", "interface", ifName, "next_hop", s.Flow.Dst)
+			if p.neigh == nil {
+				p.once("neighbor "+s.Flow.Dst.String(), "next hop has no MAC address: add it under neighbors:", "interface", ifName, "next_hop", s.Flow.Dst)
+			} else if err := p.neigh.Resolve(s.Iface, s.Flow.Dst); err != nil {
+				p.once("resolve "+s.Flow.Dst.String(), "cannot make the kernel resolve a next hop", "interface", ifName, "next_hop", s.Flow.Dst, "error", err)
+			}
 		case fastpath.PuntSAExpiry:
 			p.log.Info("SA lifetime reached", "sa", s.SA.String(), "expiry", s.Expiry.String())
 		case fastpath.PuntLocal:
