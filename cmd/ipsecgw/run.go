@@ -328,10 +328,10 @@ func chunkSize(cfg *config.Config) int {
 // punt — neighbour misses go to the kernel (live) or are reported (offline,
 // where neighbours are static) — and says once per cause what is missing.
 type puntLog struct {
-	log     *slog.Logger
-	gw      *slowpath.Gateway
-	neigh   *slowpath.NeighborFeed // nil offline
-	seen    map[string]bool
+	log   *slog.Logger
+	gw    *slowpath.Gateway
+	neigh *slowpath.NeighborFeed // nil offline
+	seen  map[string]bool
 }
 
 func newPuntLog(log *slog.Logger, gw *slowpath.Gateway, neigh *slowpath.NeighborFeed) *puntLog {
