@@ -14,6 +14,25 @@
 // through the Installer: CHILD_SAs to install make-before-break, IKE SAs
 // up and down, acquires that failed.
 //
+// Decisions where RFC 7296 or the IOS guide leave room:
+//   - A responder accepts proposed traffic selectors that lie within a
+//     permit line as they are; selectors wider than every line are
+//     narrowed to the first overlapping line (§2.9, the one holding the
+//     triggering packet's TSi[0]/TSr[0] preferred) and the narrowing is
+//     logged with the reason; disjoint ones get TS_UNACCEPTABLE and a log
+//     line per ACL line saying which selector did not match and why.
+//   - A transform set with AH and ESP becomes one ESP proposal (IKEv2 has
+//     no bundles; see ProposalFromTransformSet).
+//   - The first CHILD_SA (IKE_AUTH) never has PFS; `set pfs` applies to
+//     CREATE_CHILD_SA. A responder without PFS accepts a peer's PFS.
+//   - The end that created an SA rekeys it at 85-90% of its lifetime, the
+//     other at 90-95%, so collisions (§2.8.1, handled) stay rare.
+//   - IKE SAs are rekeyed, not reauthenticated.
+//
+// IKEv1 (Main and Quick Mode) can reuse the codec's generic payload
+// handling, keymat's PRFs, groups and ciphers, and the task and exchange
+// machinery of this package with its own tasks.
+//
 // One goroutine (Run) owns all state; every public method only queues work
 // for it. Each IKE SA runs exchanges built from small tasks as strongSwan's
 // charon does (ike_init, ike_natd, ike_auth, child_create, child_rekey,

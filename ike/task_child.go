@@ -424,11 +424,7 @@ func (t *childCreateTask) processRequest(m *message.Message) error {
 		t.notify = message.NO_PROPOSAL_CHOSEN
 		return err
 	}
-	_, peerSPI, err := childSelOf(ch.child, &saP.Proposals[indexOfProposal(saP.Proposals, t.chosen.Num)])
-	if err != nil {
-		t.notify = message.NO_PROPOSAL_CHOSEN
-		return err
-	}
+	peerSPI := binary.BigEndian.Uint32(saP.Proposals[indexOfProposal(saP.Proposals, t.chosen.Num)].SPI) // 4 bytes: selectChild checked
 	t.spi = e.newChildSPI()
 	t.chosen = childChosen(t.chosen.Num, sel, t.spi)
 	child := e.newChild(childParams{sa: sa, peer: ch.peer, cfg: ch.child, line: ch.lineNum(), sel: sel, inSPI: t.spi, outSPI: peerSPI,
