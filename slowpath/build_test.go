@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,48 @@ func TestSnapshotJSON(t *testing.T) {
 	}
 	if _, ok := m.Global.Drops["unprotected"]; !ok {
 		t.Error("no unprotected counter")
+	}
+}
+
+// TestSteering checks what the example gateway asks its XDP programs to
+// send the fast path.
+func TestSteering(t *testing.T) {
+	cfg, err := config.Load("../examples/manual-a.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := g.Steering()
+	p := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range ss {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}
+	has := func(got, want []netip.Prefix) bool {
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				return false
+			}
+		}
+		return true
+	}
+	// Inside: what the crypto ACLs protect, and what is routed out of
+	// the crypto-map interface.
+	if st[0].CryptoMap || !has(st[0].Prefixes, p("10.2.1.0/24", "10.2.2.0/24", "10.2.0.0/16", "192.0.2.0/24")) {
+		t.Errorf("inside: %+v", st[0])
+	}
+	// Outside: the protected networks behind this gateway.
+	if !st[1].CryptoMap || !has(st[1].Prefixes, p("10.1.1.0/24", "10.1.2.0/24")) || has(st[1].Prefixes, p("10.2.1.0/24")) {
+		t.Errorf("outside: %+v", st[1])
+	}
+	for i := range st {
+		if !slices.Contains(st[i].Local, netip.MustParseAddr("192.0.2.1")) || !slices.Contains(st[i].Local, netip.MustParseAddr("10.1.0.1")) {
+			t.Errorf("interface %d: local addresses %v", i, st[i].Local)
+		}
 	}
 }

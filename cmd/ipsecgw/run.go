@@ -37,9 +37,15 @@ func newRunCmd() *cobra.Command {
 		Short: "Run the gateway",
 		Long: `run starts the gateway described by FILE.
 
-With only pcap interfaces (driver: pcap) it processes every frame of every
-pcap_in file, writes what leaves each interface to its pcap_out, prints a
-summary (per interface, per SA, drops by reason) and exits.`,
+With pcap interfaces (driver: pcap) it processes every frame of every pcap_in
+file, writes what leaves each interface to its pcap_out, prints a summary (per
+interface, per SA, drops by reason) and exits.
+
+With AF_XDP interfaces (driver: afxdp) it runs until SIGINT or SIGTERM: start
+it in the gateway's network namespace, as root. It attaches its XDP programs,
+adds the configured addresses and static routes the kernel lacks, follows the
+kernel's neighbour table, and on exit detaches and removes what it added, then
+prints the same summary.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfgPath == "" {
