@@ -8,7 +8,10 @@
 //
 // Data flow: config.Load → Build → Gateway{Engine, Maps} → the caller adds
 // workers with their ports (pcap or AF_XDP) and runs them; Snapshot reads
-// the counters back for summaries, JSON and show.
+// the counters back for summaries, JSON and show. For a live gateway it also
+// keeps the kernel in step (kernel.go: addresses and static routes;
+// neigh.go: the kernel's neighbour table followed over netlink, next hops
+// resolved on a miss) and says what the XDP programs steer (steer.go).
 package slowpath
 
 import (
