@@ -80,8 +80,10 @@ type CryptoMap struct {
 	SPD     *spd.Table
 	Entries []CryptoEntry // indexed by spd.Rule.Entry
 
-	bySA   [][]bound // by rule index
-	byHost map[hostKey]*sad.SA
+	bySA    [][]bound // by rule index
+	byHost  map[hostKey]*sad.SA
+	perHost []bool // by rule index: the rule's entry is per-host
+	kind    []EntryKind
 }
 
 // bound is an SA bound to a rule. whole records that the SA's selectors
@@ -104,7 +106,13 @@ func NewCryptoMap(name string, table *spd.Table, entries []CryptoEntry) (*Crypto
 			return nil, fmt.Errorf("crypto map %s: rule %d names entry %d of %d", name, i, e, len(entries))
 		}
 	}
-	return &CryptoMap{Name: name, SPD: table, Entries: slices.Clone(entries), bySA: make([][]bound, table.Len())}, nil
+	c := &CryptoMap{Name: name, SPD: table, Entries: slices.Clone(entries), bySA: make([][]bound, table.Len()),
+		perHost: make([]bool, table.Len()), kind: make([]EntryKind, table.Len())}
+	for i := range table.Len() {
+		e := entries[table.Rule(i).Entry]
+		c.perHost[i], c.kind[i] = e.PerHost, e.Kind
+	}
+	return c, nil
 }
 
 // Binding is one outbound SA bound to a permit rule of a crypto map.
@@ -146,7 +154,7 @@ func (c *CryptoMap) WithSAs(add []Binding, del []*sad.SA) (*CryptoMap, error) {
 		if b.SA.Direction() != sad.Outbound {
 			return nil, fmt.Errorf("%w: %v is not outbound", ErrBinding, b.SA)
 		}
-		if c.Entries[c.SPD.Rule(b.Rule).Entry].PerHost {
+		if c.perHost[b.Rule] {
 			if !b.Src.IsValid() || !b.Dst.IsValid() {
 				return nil, fmt.Errorf("%w: per-host entry needs the SA's host pair", ErrBinding)
 			}
@@ -173,10 +181,13 @@ func (c *CryptoMap) Bindings() []Binding {
 	return out
 }
 
+// EntryKind is the kind of the entry permit rule r belongs to.
+func (c *CryptoMap) EntryKind(r int) EntryKind { return c.kind[r] }
+
 // outboundSA finds the SA that protects flow f, which the SPD put under
 // permit rule r.
 func (c *CryptoMap) outboundSA(r int, f *spd.Flow) *sad.SA {
-	if c.Entries[c.SPD.Rule(r).Entry].PerHost {
+	if c.perHost[r] {
 		return c.byHost[hostKey{r, f.Src, f.Dst}]
 	}
 	for _, b := range c.bySA[r] {

@@ -469,7 +469,7 @@ func icmpTimeExceeded(ver uint8) icmpError {
 func (w *Worker) protect(b *packet.Buf, m *meta, inIf, outIf int, cm *CryptoMap, r int) {
 	sa := cm.outboundSA(r, &m.flow)
 	if sa == nil || sa.Dead() {
-		if cm.Entries[cm.SPD.Rule(r).Entry].Kind == EntryISAKMP {
+		if cm.EntryKind(r) == EntryISAKMP {
 			w.acquire(m, outIf, cm, r)
 		}
 		w.drop(b, inIf, stats.NoSA)
