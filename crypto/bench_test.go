@@ -119,10 +119,10 @@ const (
 
 type rates struct{ pps, bound float64 }
 
-var measuredRates = map[string]rates{}
+var measuredRates = map[*testing.B]rates{}
 
 func measured(b *testing.B, measure func() (pps, bound float64)) rates {
-	if m, ok := measuredRates[b.Name()]; ok {
+	if m, ok := measuredRates[b]; ok {
 		return m
 	}
 	var m rates
@@ -130,7 +130,7 @@ func measured(b *testing.B, measure func() (pps, bound float64)) rates {
 		pps, bound := measure()
 		m.pps, m.bound = max(m.pps, pps), max(m.bound, bound)
 	}
-	measuredRates[b.Name()] = m
+	measuredRates[b] = m
 	return m
 }
 

@@ -25,6 +25,16 @@
 // the sequence number encrypted under a random per-SA AES key, one block per
 // packet instead of a getrandom system call.
 //
-// Bound measures the standard library's speed on the same work; it is the
+// Speed comes from batching. On amd64 CPUs with AVX-512 VAES and
+// VPCLMULQDQ, AES-GCM and AES-GMAC run in assembly one call per SA and
+// batch; AES-CBC encryption runs 16 packets wide (one per 128-bit lane:
+// CBC chains within a packet, not across packets), decryption 16 blocks
+// wide; HMACs run on multi-buffer MD5, SHA-1, SHA-256 (16 lanes) and
+// SHA-512 (8 lanes) kernels scheduled over the batch (mb.go). Elsewhere, and
+// with the purego build tag, the reference path uses the standard library
+// and x/crypto with per-SA precomputed state; tests run every case on both
+// paths. Bound measures the standard library's speed on the same work: the
 // baseline the benchmarks and `ipsecgw bench` report ratios against.
+// docs/crypto.md has the design notes and figures (3-4x the bound for
+// AES-GCM at every size, 2-7x for AES-CBC with HMAC).
 package crypto
