@@ -117,16 +117,24 @@ func sameLen(jobs []macJob, idx []int32) bool {
 
 // macRef is one job on the reference path.
 func (sc *scratch) macRef(j *macJob) {
-	if j.verify {
-		j.key.sumRef(sc, sc.icv[:], j.msg, j.esn, j.seqHi)
-		j.ok = subtle.ConstantTimeCompare(sc.icv[:j.key.icvLen], j.icv) == 1
-		return
-	}
-	j.key.sumRef(sc, j.icv, j.msg, j.esn, j.seqHi)
+	j.key.sumRef(sc, sc.icv[:], j.msg, j.esn, j.seqHi)
+	j.deliver(sc.icv[:])
 }
 
-// innerHashes runs the inner hashes of jobs idx: whole blocks in place, then the
-// padded tail built in mb.tail; each digest lands in the job's outer block.
+// deliver takes the HMAC d of j: writes its truncation to j.icv or, to
+// verify, compares it with j.icv in constant time.
+func (j *macJob) deliver(d []byte) {
+	n := j.key.icvLen
+	if j.verify {
+		j.ok = subtle.ConstantTimeCompare(d[:n], j.icv) == 1
+		return
+	}
+	copy(j.icv, d[:n])
+}
+
+// innerHashes runs the inner hashes of jobs idx: whole blocks in place,
+// then the padded tail built in mb.tail; each digest lands in the job's
+// outer block.
 func (mb *mbScratch) innerHashes(spec *mbSpec, sc *scratch, jobs []macJob, idx []int32) {
 	bs := spec.block
 	for t, i := range idx {
@@ -319,18 +327,12 @@ func (mb *mbScratch) finish(spec *mbSpec, jobs []macJob, idx []int32, inner bool
 			binary.BigEndian.PutUint32(d[4*w:], v)
 		}
 	}
-	j := &jobs[idx[task]]
 	if inner {
 		b := append(mb.outer[task][:0], d[:spec.digest]...)
 		spec.pad(b, spec.block+spec.digest)
 		return
 	}
-	n := j.key.icvLen
-	if j.verify {
-		j.ok = subtle.ConstantTimeCompare(d[:n], j.icv) == 1
-		return
-	}
-	copy(j.icv, d[:n])
+	jobs[idx[task]].deliver(d[:])
 }
 
 // setLane loads a chaining value into lane l.
