@@ -114,3 +114,34 @@ func TestIKERekeyCollision(t *testing.T) {
 	a.e.RekeyChildSA(sa.InSPI)
 	a.rec.wait(&ia, func(ev event) bool { return ev.kind == "remove" && ev.sa == sa })
 }
+
+// Both ends acquire at once: two IKE SAs come up, and neither end's
+// INITIAL_CONTACT removes the SA the other end just made.
+func TestSimultaneousInitiation(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b, _ := newPair(t, pa, pb, pairOpts{})
+	crossRequests(t, a, b, func() {
+		a.e.Acquire(Acquire{Peer: pa.Name, Child: "vpn 10"})
+		b.e.Acquire(Acquire{Peer: pb.Name, Child: "vpn 10"})
+	})
+	waitFor(t, "two CHILD_SAs at each end", func() bool { return len(a.rec.active()) == 2 && len(b.rec.active()) == 2 })
+	time.Sleep(50 * time.Millisecond)
+	x, y := a.e.SAs(), b.e.SAs()
+	if len(x) != 2 || len(y) != 2 {
+		t.Fatalf("IKE SAs: %d at A, %d at B", len(x), len(y))
+	}
+	pairs := map[[2]uint64]bool{}
+	for _, s := range x {
+		pairs[[2]uint64{s.SPIi, s.SPIr}] = true
+	}
+	for _, s := range y {
+		if !pairs[[2]uint64{s.SPIi, s.SPIr}] {
+			t.Fatalf("B has IKE SA %016x_i %016x_r that A lacks", s.SPIi, s.SPIr)
+		}
+	}
+	for _, ev := range append(a.rec.snapshot(), b.rec.snapshot()...) {
+		if ev.kind == "down" || ev.kind == "remove" {
+			t.Fatalf("unexpected %v", ev)
+		}
+	}
+}

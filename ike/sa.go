@@ -55,6 +55,7 @@ type ikeSA struct {
 	children    []*childSA
 	rekeyOf     uint64
 	established time.Time
+	upSeq       uint64 // engine sequence number at establishment, ordered with ids
 	wasUp       bool
 
 	// Task manager: our requests go one at a time (window size 1).
@@ -595,6 +596,8 @@ func (sa *ikeSA) establish() {
 	now := sa.e.clk.Now()
 	sa.state = ikeEstablished
 	sa.established = now
+	sa.e.nextID++
+	sa.upSeq = sa.e.nextID
 	sa.wasUp = true
 	sa.timers[tHalfOpen].stop()
 	if sa.halfOpen != nil {

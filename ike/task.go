@@ -68,7 +68,7 @@ func (t *informationalTask) process(m *message.Message) error {
 	if m.Response() {
 		return nil
 	}
-	if n := m.Notify(message.AUTHENTICATION_FAILED); n != nil && t.sa.state == ikeEstablished && t.sa.initiator == false {
+	if n := m.Notify(message.AUTHENTICATION_FAILED); n != nil && t.sa.state == ikeEstablished && !t.sa.initiator {
 		// RFC 7296 §2.21.2: the initiator refused our AUTH after all.
 		return fatal(ReasonFailed, "peer reports AUTHENTICATION_FAILED")
 	}

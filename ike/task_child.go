@@ -203,7 +203,7 @@ func (t *childCreateTask) processResponse(m *message.Message) error {
 		}
 	}
 	local, remote := toTS(tsi.Selectors), toTS(tsr.Selectors)
-	if !ts.AllContained(local, t.tsLocal) || !ts.AllContained(remote, t.tsRemote) {
+	if !allValid(local) || !allValid(remote) || !ts.AllContained(local, t.tsLocal) || !ts.AllContained(remote, t.tsRemote) {
 		return fmt.Errorf("peer returned selectors %s === %s outside the proposed %s === %s",
 			ts.List(local), ts.List(remote), ts.List(t.tsLocal), ts.List(t.tsRemote))
 	}
@@ -354,6 +354,10 @@ func (t *childCreateTask) processRequest(m *message.Message) error {
 		}
 	}
 	proposedI, proposedR := toTS(tsi.Selectors), toTS(tsr.Selectors)
+	if !allValid(proposedI) || !allValid(proposedR) {
+		t.notify = message.INVALID_SYNTAX
+		return fmt.Errorf("malformed traffic selectors %s === %s", ts.List(proposedI), ts.List(proposedR))
+	}
 	choices, why := selectTS(peers, onlyCfg, proposedI, proposedR)
 	keGroup := keymat.GroupNone
 	if ke != nil {
@@ -456,6 +460,17 @@ func (t *childCreateTask) processRequest(m *message.Message) error {
 		e.deleteChild(old, ReasonRekeyed)
 	})
 	return nil
+}
+
+// allValid reports whether every selector is well formed (a peer could
+// send a range that ends before it starts).
+func allValid(ss []ts.Selector) bool {
+	for _, s := range ss {
+		if !s.Valid() {
+			return false
+		}
+	}
+	return true
 }
 
 func containsTask(ts []task, t task) bool {

@@ -119,11 +119,12 @@ func (t *ikeAuthTask) processRequest(m *message.Message) error {
 	return nil
 }
 
-// hasOtherSA reports whether another IKE SA with sa's peer config is up,
-// in which case INITIAL_CONTACT would wrongly flush it at the peer.
+// hasOtherSA reports whether another IKE SA with sa's peer config exists,
+// up or coming up, in which case INITIAL_CONTACT would wrongly flush it at
+// the peer.
 func (e *Engine) hasOtherSA(sa *ikeSA) bool {
 	for o := range e.byPeer[sa.peer.Name] {
-		if o != sa && o.state == ikeEstablished {
+		if o != sa && (o.state == ikeEstablished || o.state == ikeConnecting) {
 			return true
 		}
 	}
@@ -131,11 +132,13 @@ func (e *Engine) hasOtherSA(sa *ikeSA) bool {
 }
 
 // replaceOlder removes the IKE SAs a restarted peer no longer knows
-// (INITIAL_CONTACT, RFC 7296 §2.4).
+// (INITIAL_CONTACT, RFC 7296 §2.4): those established before sa began.
+// One established since then (both ends connecting to each other at
+// once) is known to the peer and stays.
 func (e *Engine) replaceOlder(sa *ikeSA) {
 	var old []*ikeSA
 	for o := range e.byRemote[sa.remote.Addr()] {
-		if o != sa && o.peer.Name == sa.peer.Name && o.state != ikeConnecting {
+		if o != sa && o.peer.Name == sa.peer.Name && o.state != ikeConnecting && o.upSeq < sa.id {
 			old = append(old, o)
 		}
 	}

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"ipsecgw/crypto"
 	"ipsecgw/ike"
 	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/message"
 )
 
 func TestStrongSwan(t *testing.T) {
@@ -99,19 +101,22 @@ func TestStrongSwan(t *testing.T) {
 		sw.load(swanctlConf("aes256-sha256-modp2048", "aes256-sha256-modp2048", siteB, siteA, "fragmentation = yes"))
 		peer := ourPeer(ike.IKEProposal{Name: "cbc", Encryption: []ike.Encryption{{Cipher: crypto.CipherAESCBC, KeyBits: 256}},
 			Integrity: []crypto.Integ{crypto.IntegHMACSHA256_128}, Groups: []keymat.Group{keymat.MODP2048}}, cbc256, keymat.MODP2048, permit(siteA, siteB))
-		gw := startGateway(t, ourNS, gwAddr, peer, func(c *ike.Config) { c.FragmentSize = 220 })
+		gw := startGateway(t, ourNS, gwAddr, peer, func(c *ike.Config) { c.FragmentSize = 220; c.CookieThreshold = 1 })
+		// One half-open IKE SA reaches the threshold: charon has to come
+		// back with a cookie (RFC 7296 §2.6).
+		halfOpen(t, gw.e)
 		sw.mustSwanctl("--initiate", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
 		sas := sw.waitSAs("CHILD_SA", oneChild)
-		ours := gw.e.SAs()[0]
+		ours := established(t, gw.e)
 		sameIKE(t, ours, sas[0])
 		if ours.Initiator || sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].Integ != "HMAC_SHA2_256_128" || sas[0].DH != "MODP_2048" {
 			t.Fatalf("IKE SA: ours %+v charon %+v", ours, sas[0])
 		}
 		child := gw.rec.only()
 		sameChild(t, child, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
-		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 {
-			t.Fatalf("IKE_AUTH not fragmented both ways: %v", st)
+		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 || st["cookie_sent"] == 0 {
+			t.Fatalf("IKE_AUTH not fragmented both ways, or no cookie asked for: %v", st)
 		}
 
 		gw.e.RekeyChildSA(child.InSPI)
@@ -171,3 +176,52 @@ func TestStrongSwan(t *testing.T) {
 
 func spiHex(spi uint32) string { return strings.ToLower(fmtHex(uint64(spi), 8)) }
 func spi64(spi uint64) string  { return fmtHex(spi, 16) }
+
+// halfOpen starts an IKE_SA_INIT at the gateway, as from charon's address,
+// that nobody completes.
+func halfOpen(t *testing.T, e *ike.Engine) {
+	t.Helper()
+	ke, err := keymat.NewKeyExchange(keymat.MODP2048, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ike.IKEProposal{Encryption: []ike.Encryption{{Cipher: crypto.CipherAESCBC, KeyBits: 256}}, Integrity: []crypto.Integ{crypto.IntegHMACSHA256_128},
+		Groups: []keymat.Group{keymat.MODP2048}}
+	m := &message.Message{Header: message.Header{SPIi: 0x0bad0bad0bad0bad, Exchange: message.IKE_SA_INIT, Flags: message.FlagInitiator}}
+	m.Payloads = []message.Payload{
+		&message.SA{Proposals: []message.Proposal{{Num: 1, Protocol: message.ProtoIKE, Transforms: []message.Transform{
+			{Type: message.TransformENCR, ID: uint16(p.Encryption[0].Cipher), KeyLength: 256},
+			{Type: message.TransformINTEG, ID: uint16(crypto.IntegHMACSHA256_128)},
+			{Type: message.TransformPRF, ID: uint16(keymat.PRFHMACSHA256)},
+			{Type: message.TransformDH, ID: uint16(keymat.MODP2048)}}}}},
+		&message.KE{Group: uint16(keymat.MODP2048), Data: ke.Public()},
+		&message.Nonce{Data: make([]byte, 32)},
+	}
+	b, err := m.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Receive(netip.AddrPortFrom(gwAddr, 500), netip.AddrPortFrom(charonAddr, 500), b)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.SAs()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no half-open SA")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// established returns the gateway's one established IKE SA.
+func established(t *testing.T, e *ike.Engine) ike.IKESAInfo {
+	t.Helper()
+	var out []ike.IKESAInfo
+	for _, sa := range e.SAs() {
+		if sa.State == "ESTABLISHED" {
+			out = append(out, sa)
+		}
+	}
+	if len(out) != 1 {
+		t.Fatalf("%d established IKE SAs", len(out))
+	}
+	return out[0]
+}

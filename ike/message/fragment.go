@@ -77,6 +77,3 @@ func (r *Reassembler) Add(m *Message, p Protector) (*Message, error) {
 func (r *Reassembler) reset(h Header, total uint16) {
 	*r = Reassembler{active: true, header: h, total: total, parts: make([][]byte, total)}
 }
-
-// Pending reports the message ID being reassembled, if any.
-func (r *Reassembler) Pending() (uint32, bool) { return r.header.MessageID, r.active }

@@ -26,13 +26,6 @@ type Selector struct {
 	StartPort, EndPort uint16
 }
 
-// Any4 and Any6 cover every address of their family.
-var (
-	Any4 = Selector{Start: netip.IPv4Unspecified(), End: netip.AddrFrom4([4]byte{255, 255, 255, 255}), EndPort: 65535}
-	Any6 = Selector{Start: netip.IPv6Unspecified(), End: netip.AddrFrom16([16]byte{
-		255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255}), EndPort: 65535}
-)
-
 // FromPrefix is the selector of a prefix with every port.
 func FromPrefix(p netip.Prefix, proto uint8) Selector {
 	p = p.Masked()
