@@ -92,3 +92,15 @@ func AHOpenBatch(ops []AHOp) {
 	}
 	putScratch(sc)
 }
+
+// String names the SA's algorithm; the key is never printed (GoString too,
+// for %#v).
+func (a *AH) String() string {
+	if a.esn {
+		return "AH " + a.integ.String() + " esn"
+	}
+	return "AH " + a.integ.String()
+}
+
+// GoString is String.
+func (a *AH) GoString() string { return a.String() }

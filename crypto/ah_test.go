@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -123,4 +124,19 @@ func TestBatchAllocs(t *testing.T) {
 			t.Errorf("AH: %v allocs", n)
 		}
 	})
+}
+
+// Printing an SA shows its transform, never key material.
+func TestSAStringHidesKeys(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, 36)
+	sa, _ := NewESP(Transform{Cipher: CipherAESGCM16, KeyBits: 256}, key, nil, true)
+	a, _ := NewAH(IntegHMACSHA256_128, key[:32], false)
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", sa, sa, sa, sa), fmt.Sprintf("%v %+v %#v", a, a, a)} {
+		if strings.Contains(strings.ToLower(s), "ab") || strings.Contains(s, "171") {
+			t.Errorf("key material printed: %s", s)
+		}
+	}
+	if got := fmt.Sprint(sa); got != "ESP aes-gcm-256 esn" {
+		t.Errorf("String() = %q", got)
+	}
 }

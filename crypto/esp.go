@@ -484,3 +484,15 @@ func errKeyLen(what string, want, got int) error {
 func errUnsupported(what, name string) error {
 	return fmt.Errorf("crypto: unsupported %s %s", what, name)
 }
+
+// String names the SA's transform; the keys are never printed (GoString too,
+// for %#v).
+func (sa *ESP) String() string {
+	if sa.esn {
+		return "ESP " + sa.t.String() + " esn"
+	}
+	return "ESP " + sa.t.String()
+}
+
+// GoString is String.
+func (sa *ESP) GoString() string { return sa.String() }
