@@ -397,3 +397,32 @@ func checkPair(t *testing.T, x, y *ChildSA) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// settle waits until neither engine has a request outstanding or a
+// datagram queued, twice in a row, so a fake clock can move on without
+// firing retransmissions that real time would not have needed.
+func settle(t *testing.T, nodes ...*node) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	quiet := 0
+	for quiet < 2 {
+		busy := false
+		for _, n := range nodes {
+			n.e.sync(func() {
+				for _, sa := range n.e.sas {
+					busy = busy || sa.active != nil
+				}
+			})
+			busy = busy || n.e.queued.Load() > 0
+		}
+		if busy {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("engines did not settle")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}

@@ -111,9 +111,7 @@ func TestLifetimesDriveRekeys(t *testing.T) {
 	ike := a.e.SAs()[0].ID
 	for i := 0; i < 290; i++ {
 		clk.Advance(time.Second)
-		a.e.sync(func() {})
-		b.e.sync(func() {})
-		time.Sleep(200 * time.Microsecond) // let datagrams cross
+		settle(t, a, b)
 	}
 	waitFor(t, "rekeys to settle", func() bool {
 		sas := a.e.SAs()
