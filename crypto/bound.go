@@ -19,7 +19,9 @@ import (
 // protects (or, with open, verifies and decrypts) per second for d, using
 // the standard library the plain way: a cipher.AEAD's Seal or Open with the
 // RFC 4106 nonce and AAD; for CBC ciphers cipher.CBC with SetIV and
-// crypto/hmac with Reset. It is the baseline for this package's batch path
+// crypto/hmac with Reset. For an AH-only transform (Cipher CipherNone) it
+// is the HMAC of what AH covers in tunnel mode over IPv4: the outer header,
+// the AH header with its ICV field, and the payload. It is the baseline for this package's batch path
 // and for the fast path's figures; it uses none of this package's code, and
 // it leaves out IV generation, which a plain implementation would do with
 // crypto/rand at a far higher cost. Keys are fixed: speed does not depend on
@@ -28,8 +30,8 @@ func Bound(t Transform, payloadLen int, open bool, d time.Duration) (float64, er
 	if err := t.Validate(); err != nil {
 		return 0, err
 	}
-	if t.Cipher == CipherNone || payloadLen < 0 {
-		return 0, errors.New("crypto: Bound needs an ESP transform and a payload length")
+	if payloadLen < 0 || t.Cipher == CipherNone && t.Integ == IntegNone {
+		return 0, errors.New("crypto: Bound needs a transform and a payload length")
 	}
 	op, err := newBoundOp(t, payloadLen, open)
 	if err != nil {
@@ -83,6 +85,11 @@ func newBoundOp(t Transform, payloadLen int, open bool) (*boundOp, error) {
 	body := payloadLen + 2
 	body += (align - body%align) % align
 	o := &boundOp{open: open, hdr: espHeaderLen + c.IVLen(), icv: c.ICVLen() + t.Integ.ICVLen()}
+	if c == CipherNone {
+		// AH: ICV over IPv4 header, AH header and ICV field, payload.
+		field := (12+o.icv+3)&^3 - 12
+		o.hdr, body = 0, 20+12+field+payloadLen
+	}
 	o.pkt = make([]byte, o.hdr+body+o.icv)
 	o.out = make([]byte, len(o.pkt))
 	o.nonce = make([]byte, 12)

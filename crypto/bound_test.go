@@ -14,8 +14,15 @@ func TestBound(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Bound(Transform{Cipher: CipherNone, Integ: IntegHMACSHA1_96}, 50, false, time.Millisecond); err == nil {
-		t.Error("AH-only transform accepted")
+	for _, integ := range allIntegs {
+		for _, open := range []bool{false, true} {
+			if pps, err := Bound(Transform{Integ: integ}, 50, open, time.Millisecond); err != nil || pps <= 0 {
+				t.Errorf("AH %s open=%v: %v, %v", integ, open, pps, err)
+			}
+		}
+	}
+	if _, err := Bound(Transform{}, 50, false, time.Millisecond); err == nil {
+		t.Error("a transform without cipher or integrity accepted")
 	}
 	if _, err := Bound(Transform{Cipher: CipherAESGCM16, KeyBits: 100}, 50, false, time.Millisecond); err == nil {
 		t.Error("bad key size accepted")
