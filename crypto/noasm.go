@@ -1,5 +1,8 @@
 //go:build !amd64 || purego
 
+// Without the AVX-512 code (other platforms, the purego tag) hasAVX512 is
+// false and nothing calls these.
+
 package crypto
 
 import "unsafe"
