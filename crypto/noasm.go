@@ -1,12 +1,11 @@
 //go:build !amd64 || purego
 
-// Without the AVX-512 code (other platforms, the purego tag) hasAVX512 is
-// false and nothing calls these.
-
 package crypto
 
 import "unsafe"
 
+// Without the AVX-512 code (other platforms, the purego tag) hasAVX512 is
+// false and nothing calls the stubs below.
 const hasAVX512 = false
 
 func gcmAesAVX512(k *gcmKey, jobs *gcmJob, n int, open bool) {
