@@ -35,9 +35,10 @@ func WriteCryptoMaps(w io.Writer, sets []CryptoMapSet) {
 			fmt.Fprintf(w, "Crypto Map %q %d %s\n", e.Map, e.Seq, e.Kind)
 			if e.DynamicMap != "" {
 				fmt.Fprintf(w, "\tDynamic map template tag: %s\n", e.DynamicMap)
-				continue
+			} else {
+				writeEntryBody(w, &e)
 			}
-			writeEntryBody(w, &e)
+			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "\tInterfaces using crypto map %s:\n", s.Name)
 		for _, ifc := range s.Interfaces {
@@ -55,6 +56,7 @@ func WriteDynamicMaps(w io.Writer, dms []DynamicMap) {
 		for _, e := range d.Entries {
 			fmt.Fprintf(w, "Crypto Map Template %q %d\n", e.Map, e.Seq)
 			writeEntryBody(w, &e)
+			fmt.Fprintln(w)
 		}
 	}
 }
