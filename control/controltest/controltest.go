@@ -301,3 +301,62 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// MoreEntries extends gateway A of the example with an IKEv2 entry (30:
+// 10.1.3.0/24 <-> 10.2.3.0/24, its upper half denied) and a dynamic map
+// entry (100 -> dyn 10: 10.1.4.0/24 <-> 10.2.4.0/24), for the commands
+// that show negotiated entries.
+const MoreEntries = `!
+crypto ikev2 keyring keys
+ peer b
+  address 192.0.2.2
+  pre-shared-key example-psk-do-not-use
+crypto ikev2 profile prof
+ match identity remote address 192.0.2.2 255.255.255.255
+ authentication local pre-share
+ authentication remote pre-share
+ keyring local keys
+crypto map vpn 30 ipsec-isakmp
+ set peer 192.0.2.2
+ set transform-set gcm128
+ set pfs group19
+ set ikev2-profile prof
+ match address 103
+crypto dynamic-map dyn 10
+ set transform-set gcm128
+ match address 104
+crypto map vpn 100 ipsec-isakmp dynamic dyn
+access-list 103 deny ip 10.1.3.128 0.0.0.127 any
+access-list 103 permit ip 10.1.3.0 0.0.0.255 10.2.3.0 0.0.0.255
+access-list 104 permit ip 10.1.4.0 0.0.0.255 10.2.4.0 0.0.0.255
+`
+
+// PolicyA returns gateway A's policy of the example followed by extra.
+func PolicyA(t testing.TB, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Examples(), "manual-a.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + extra
+}
+
+// Secrets are the key strings of the example's configurations (and of
+// MoreEntries), which no output may contain.
+func Secrets(t testing.TB) []string {
+	t.Helper()
+	out := []string{"example-psk-do-not-use"}
+	for _, side := range []string{"a", "b"} {
+		b, err := os.ReadFile(filepath.Join(Examples(), "manual-"+side+".cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b))
+		for i, w := range f {
+			if (w == "cipher" || w == "authenticator") && i+1 < len(f) {
+				out = append(out, f[i+1], f[i+1][:16])
+			}
+		}
+	}
+	return out
+}
