@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"show", "running-config", "-c", ex + "site-a.yaml"}, 0, []string{"crypto map vpn 10 ipsec-isakmp", "pre-shared-key <redacted>"}, []string{"example-psk"}},
 		{[]string{"show", "running-config", "-c", ex + "site-a.yaml", "--secrets"}, 0, []string{"pre-shared-key example-psk-change-me"}, []string{"<redacted>"}},
 		{[]string{"show", "running-config", "--config", ex + "manual-a.yaml"}, 0, []string{"set session-key outbound esp 1001 cipher <redacted>"}, []string{"afc9a174"}},
-		{[]string{"show", "running-config"}, 2, []string{"give the configuration with -c FILE"}, nil},
+		{[]string{"show", "running-config", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, []string{"no gateway is listening", "is `ipsecgw run` running?"}, nil},
 		{[]string{"show", "running-config", "-c", guide + "overlapping-networks.cfg"}, 1, []string{"unknown transform set test", "has errors"}, []string{"ipsec-isakmp"}},
 		{[]string{"show", "running-config", "-c", ex + "site-a.yaml", "extra"}, 2, nil, nil},
 	}
