@@ -90,7 +90,7 @@ func runGateway(stdout, stderr io.Writer, cfgPath, statsJSON string) error {
 	if drivers[config.DriverPcap] {
 		return runPcap(stdout, logs.Logger(logging.Dataplane), cfg, statsJSON)
 	}
-	return runLive(stdout, logs.Logger(logging.Dataplane), cfg, statsJSON)
+	return runLive(stdout, logs, cfg, statsJSON)
 }
 
 // runPcap processes the capture files with one worker and reports.
@@ -151,7 +151,8 @@ func runPcap(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON s
 // the gateway's network namespace. On the way out it stops the workers,
 // detaches the XDP programs and removes what it added to the kernel, then
 // prints the summary.
-func runLive(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON string) (err error) {
+func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON string) (err error) {
+	log := logs.Logger(logging.Dataplane)
 	sys := &cfg.System
 	var ifs []*afxdp.Interface
 	defer func() {
@@ -215,13 +216,8 @@ func runLive(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON s
 		return userErrorf("following the kernel's neighbours: %v", err)
 	}
 	defer neigh.Close()
-	for i, st := range gw.Steering() {
-		if err := ifs[i].SetLocalAddrs(st.Local); err != nil {
-			return userErrorf("%v", err)
-		}
-		if err := ifs[i].SetPrefixes(st.Prefixes); err != nil {
-			return userErrorf("%v", err)
-		}
+	if err := steer(ifs, gw); err != nil {
+		return userErrorf("%v", err)
 	}
 	chunk, err := afxdp.ChunkSizeFor(mtu)
 	if err != nil {
@@ -259,6 +255,23 @@ func runLive(stdout io.Writer, log *slog.Logger, cfg *config.Config, statsJSON s
 		ws = append(ws, w)
 	}
 
+	// The operations layer: control socket (show, clear, debug, explain,
+	// reload) and the metrics endpoint. A reload publishes a new Gateway;
+	// the XDP steering follows it.
+	ops := slowpath.NewOps(gw, slowpath.OpsConfig{Logs: logs, Version: version,
+		AfterReload: func(_, nw *slowpath.Gateway) {
+			if err := steer(ifs, nw); err != nil {
+				log.Error("re-programming XDP steering after reload", "error", err)
+			}
+		}})
+	if err := ops.Start(); err != nil {
+		return userErrorf("%v", err)
+	}
+	defer ops.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
@@ -283,7 +296,10 @@ loop:
 		case e := <-done:
 			runErr = e // a worker could not start (CPU pinning)
 			break loop
+		case <-hup:
+			reload(log, ops)
 		case <-tick.C:
+			punts.gw = ops.Gateway()
 			for _, w := range ws {
 				punts.drain(w)
 			}
@@ -295,7 +311,7 @@ loop:
 	for range len(ws) - btoi(runErr != nil) {
 		<-done
 	}
-	snap := gw.Snapshot(time.Now())
+	snap := ops.Gateway().Snapshot(time.Now())
 	printSummary(stdout, &snap, time.Since(start))
 	if statsJSON != "" {
 		if err := writeJSON(statsJSON, &snap); err != nil {
@@ -306,6 +322,29 @@ loop:
 		return userErrorf("worker: %v", runErr)
 	}
 	return nil
+}
+
+// steer tells each interface's XDP program what the fast path owns: the
+// gateway's addresses and the prefixes its crypto maps protect.
+func steer(ifs []*afxdp.Interface, gw *slowpath.Gateway) error {
+	for i, st := range gw.Steering() {
+		if err := ifs[i].SetLocalAddrs(st.Local); err != nil {
+			return err
+		}
+		if err := ifs[i].SetPrefixes(st.Prefixes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reload applies the configuration file again (SIGHUP). Ops logs the
+// outcome: what changed, or why the file was rejected and the running
+// configuration kept.
+func reload(log *slog.Logger, ops *slowpath.Ops) {
+	if _, err := ops.Reload(); err != nil {
+		log.Error("reload", "error", err)
+	}
 }
 
 func btoi(b bool) int {
