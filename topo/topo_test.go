@@ -1,6 +1,8 @@
 package topo
 
 import (
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -60,5 +62,44 @@ func TestBuildWithoutForwardingIsolatesSites(t *testing.T) {
 	}
 	if err := Run(top.A.HostNS, "ping", "-c", "1", "-W", "2", top.A.Inside.Addr().String()); err != nil {
 		t.Fatalf("host cannot reach its gateway: %v", err)
+	}
+}
+
+func TestListenAndDialInNamespaces(t *testing.T) {
+	needRoot(t)
+	top, err := Build(Options{KernelForwarding: true, KernelRoutes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Close()
+	addr := net.JoinHostPort(top.B.Host.Addr().String(), "5001")
+	ln, err := Listen(top.B.HostNS, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- c.RemoteAddr().(*net.TCPAddr).IP.String() + " " + string(b)
+	}()
+	c, err := Dial(top.A.HostNS, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("hello"))
+	c.Close()
+	if want := top.A.Host.Addr().String() + " hello"; <-got != want {
+		t.Errorf("want %q", want)
+	}
+	// The test's own namespace did not change: the address is not ours.
+	if _, err := net.Listen("tcp", addr); err == nil {
+		t.Errorf("listening on %s worked outside the namespace", addr)
 	}
 }
