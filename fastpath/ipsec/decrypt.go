@@ -317,7 +317,7 @@ func (n *Decryptor) afterESP(b *packet.Buf, m *inMeta) stats.Reason {
 		}
 	}
 	if nh == protoNoNext {
-		return stats.Malformed // a dummy packet (RFC 4303 §2.6): discarded
+		return stats.Dummy // traffic-flow confidentiality filler (RFC 4303 §2.6): discarded
 	}
 	b.TrimBack(padLen + 2 + esp.ICVLen())
 	off := m.l.hlen
@@ -371,7 +371,7 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 		inner := tos(f)
 		ecn, ok := decapECN(m.outerTOS&3, inner&3)
 		if !ok {
-			return stats.Malformed // CE outside a not-ECT packet (RFC 6040 §4.2)
+			return stats.ECNInvalid // CE outside a not-ECT packet (RFC 6040 §4.2)
 		}
 		if ecn != inner&3 {
 			setTOS(f, inner&^3|ecn)

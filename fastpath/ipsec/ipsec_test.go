@@ -605,8 +605,8 @@ func TestECNDecap(t *testing.T) {
 			}
 			got, _, r := p.openOne(pkt)
 			if c.drop {
-				if r != stats.Malformed {
-					t.Fatalf("inner %d outer %d: %v, want a drop", c.inner, c.outer, r)
+				if r != stats.ECNInvalid {
+					t.Fatalf("inner %d outer %d: %v, want ecn_invalid", c.inner, c.outer, r)
 				}
 				continue
 			}
@@ -724,5 +724,27 @@ func TestIPv6ExtensionHeaders(t *testing.T) {
 				t.Fatalf("immutable option changed: %v", r)
 			}
 		})
+	}
+}
+
+// TestDummyPacket: an ESP packet whose next header is 59 (RFC 4303 §2.6,
+// traffic-flow confidentiality filler) verifies and is then discarded,
+// counted as dummy rather than as an error.
+func TestDummyPacket(t *testing.T) {
+	p := newPair(t, spec{proto: sad.ESP, tr: gcm128, window: 64})
+	pkt := p.mustSeal(p.hostPacket(false, 100))[0]
+	esp := pkt[20:]
+	plain := stdlibOpen(t, gcm128, p.keys(), esp)
+	plain[len(plain)-1] = protoNoNext
+	ck := p.keys()[0]
+	blk, _ := aes.NewCipher(ck[:len(ck)-4])
+	gcm, _ := cipher.NewGCM(blk)
+	nonce := append(bytes.Clone(ck[len(ck)-4:]), esp[8:16]...)
+	gcm.Seal(esp[16:16], nonce, plain, esp[:8])
+	if _, _, r := p.openOne(pkt); r != stats.Dummy {
+		t.Fatalf("dummy packet: %v, want dummy", r)
+	}
+	if p.inDrops(stats.Dummy) != 1 || p.inDrops(stats.AuthFailed) != 0 {
+		t.Fatal("dummy packet not counted as dummy on the SA")
 	}
 }

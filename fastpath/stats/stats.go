@@ -34,6 +34,8 @@ const (
 	Reassembly             // fragment addressed to the gateway that did not reassemble (overlap, timeout, too big)
 	NoBuffer               // no free buffer for a fragment or an ICMP error
 	OtherHost              // frame addressed to another station's MAC
+	Dummy                  // ESP dummy packet, next header 59 (RFC 4303 §2.6): discarded by design
+	ECNInvalid             // outer CE on an inner Not-ECT packet at tunnel egress (RFC 6040 §4.2)
 	NumReasons
 )
 
@@ -60,6 +62,8 @@ var reasonNames = [NumReasons]string{
 	Reassembly:      "reassembly",
 	NoBuffer:        "no_buffer",
 	OtherHost:       "other_host",
+	Dummy:           "dummy",
+	ECNInvalid:      "ecn_invalid",
 }
 
 // String is the reason's name as show, JSON and metrics print it.
