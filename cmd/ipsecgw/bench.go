@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"ipsecgw/bench"
 )
@@ -119,12 +121,16 @@ func runBench(stdout, stderr io.Writer, specs []bench.Spec, asJSON bool) error {
 	if !asJSON {
 		fmt.Fprintf(stdout, benchRow, "transform", "direction", "size", "workers", "Mpps", "Gbit/s", "bound Mpps", "ratio")
 	}
+	// The progress line rewrites itself with carriage returns: only a
+	// terminal shows that as one line; logs and pipes would keep every
+	// version of it.
+	progress := !asJSON && isTerminal(stderr)
 	for i, s := range specs {
-		if !asJSON {
+		if progress {
 			fmt.Fprintf(stderr, "[%d/%d] %s %s %s, %d worker(s)\r", i+1, len(specs), s.Transform, s.Direction, s.Size, s.Workers)
 		}
 		r, err := bench.Run(s)
-		if !asJSON {
+		if progress {
 			fmt.Fprintf(stderr, "%s\r", strings.Repeat(" ", 72))
 		}
 		if err != nil {
@@ -140,4 +146,14 @@ func runBench(stdout, stderr io.Writer, specs []bench.Spec, asJSON bool) error {
 			fmt.Sprintf("%.3f", r.PPS/1e6), fmt.Sprintf("%.2f", r.Gbps), fmt.Sprintf("%.3f", r.BoundPPS/1e6), fmt.Sprintf("%.2f", r.Ratio))
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
