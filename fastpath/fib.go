@@ -46,14 +46,102 @@ type Route struct {
 // FIB is the forwarding table: longest-prefix match over IPv4 and IPv6
 // routes. It is immutable once built and safe for concurrent readers.
 //
-// Lookup hashes the address masked to each prefix length present, longest
-// first. A gateway's table holds few distinct lengths (connected subnets,
-// host routes, a default), so this is a handful of map probes without
-// allocation; it is also simple enough to be obviously right.
+// IPv4 lookups walk a DIR-16-8-8 table (the scheme of DPDK's rte_lpm, with
+// a 16-bit first stride): the top 16 bits of the address index a 64k-entry
+// array that holds either the route or a 256-entry table for the next 8
+// bits, and so on; at most three array loads, whatever the number of
+// routes. Prefixes are expanded to fill every entry they cover, longer
+// prefixes written over shorter ones.
+//
+// IPv6 lookups hash the address masked to each prefix length present,
+// longest first: a gateway's IPv6 table holds few distinct lengths
+// (connected /64s, host routes, a default), so a handful of map probes.
+// The same per-length maps hold the IPv4 routes while the table is built.
 type FIB struct {
 	routes []Route
 	v4     lpm[uint32]
 	v6     lpm[[2]uint64]
+	dir    dir16
+}
+
+// dir16 is the IPv4 lookup table. An entry is 0 (no route), a route index
+// plus one, or dirSub|n for subtable n (256 entries from sub[n<<8]).
+type dir16 struct {
+	root []uint32
+	sub  []uint32
+}
+
+const dirSub = 1 << 31
+
+func (d *dir16) lookup(a uint32) int {
+	e := d.root[a>>16]
+	if e&dirSub != 0 {
+		e = d.sub[(e&^dirSub)<<8|(a>>8)&0xff]
+		if e&dirSub != 0 {
+			e = d.sub[(e&^dirSub)<<8|a&0xff]
+		}
+	}
+	return int(e) - 1
+}
+
+// build fills the table from the per-length maps, shortest prefixes first
+// so that longer ones overwrite them.
+func (d *dir16) build(t *lpm[uint32]) {
+	d.root = make([]uint32, 1<<16)
+	for bits := 0; bits <= 32; bits++ {
+		for key, idx := range t.byLen[bits] {
+			d.insert(key, bits, uint32(idx+1))
+		}
+	}
+}
+
+// child returns the base index in sub of the subtable entry e points to
+// (e is the root entry, or with inSub the sub entry, at i), creating it
+// filled with the route e held when e is a route. It takes an index, not a
+// pointer: creating a subtable grows sub, which may move it.
+func (d *dir16) child(inSub bool, i uint32) uint32 {
+	e := &d.root[i]
+	if inSub {
+		e = &d.sub[i]
+	}
+	if v := *e; v&dirSub == 0 {
+		n := uint32(len(d.sub) >> 8)
+		for range 256 {
+			d.sub = append(d.sub, v)
+		}
+		if inSub {
+			d.sub[i] = dirSub | n
+		} else {
+			d.root[i] = dirSub | n
+		}
+		return n << 8
+	}
+	return (*e &^ dirSub) << 8
+}
+
+func (d *dir16) insert(a uint32, bits int, v uint32) {
+	switch {
+	case bits <= 16:
+		fill(d.root[a>>16:][:1<<(16-bits)], v)
+	case bits <= 24:
+		base := d.child(false, a>>16)
+		fill(d.sub[base+(a>>8)&0xff:][:1<<(24-bits)], v)
+	default:
+		base := d.child(false, a>>16)
+		base = d.child(true, base+(a>>8)&0xff)
+		fill(d.sub[base+a&0xff:][:1<<(32-bits)], v)
+	}
+}
+
+// fill sets route entries; subtables below them hold longer prefixes,
+// which win (shorter prefixes are inserted first, so there are none yet,
+// but an entry already pointing to a subtable keeps it).
+func fill(es []uint32, v uint32) {
+	for i := range es {
+		if es[i]&dirSub == 0 {
+			es[i] = v
+		}
+	}
 }
 
 type lpm[K comparable] struct {
@@ -114,6 +202,7 @@ func NewFIB(routes []Route) (*FIB, error) {
 			return nil, fmt.Errorf("route %v: duplicate %s route", r.Prefix, r.Kind)
 		}
 	}
+	f.dir.build(&f.v4)
 	return f, nil
 }
 
@@ -139,10 +228,17 @@ func (f *FIB) connected(a netip.Addr) *Route {
 // Lookup returns the longest-prefix route to a, or nil when none covers it.
 func (f *FIB) Lookup(a netip.Addr) *Route {
 	if a.Is4() {
-		for _, bits := range f.v4.lens {
-			if i, ok := f.v4.byLen[bits][key4(a, bits)]; ok {
-				return &f.routes[i]
+		if f.dir.root == nil { // while building
+			for _, bits := range f.v4.lens {
+				if i, ok := f.v4.byLen[bits][key4(a, bits)]; ok {
+					return &f.routes[i]
+				}
 			}
+			return nil
+		}
+		b := a.As4()
+		if i := f.dir.lookup(binary.BigEndian.Uint32(b[:])); i >= 0 {
+			return &f.routes[i]
 		}
 		return nil
 	}
