@@ -1,6 +1,7 @@
 package slowpath_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -374,4 +375,79 @@ func TestExplainFailingTunnel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoKeyMaterial runs the gateway with every subsystem at debug level
+// and drives every command, including a rejected reload whose keys are
+// malformed and a peer check against a peer whose key differs: neither the
+// log nor any answer of the control socket may contain a key, a
+// pre-shared key, or the first 16 digits of one.
+func TestNoKeyMaterial(t *testing.T) {
+	path := controltest.WriteConfig(t, "a", controltest.PolicyA(t, controltest.MoreEntries), 100)
+	policy := filepath.Join(filepath.Dir(path), "policy.cfg")
+	g := controltest.Start(t, path)
+	secrets := controltest.Secrets(t)
+	peer := peerB(t, func(s string) string { return s })
+	var answers strings.Builder
+	call := func(cmd string, args any) {
+		t.Helper()
+		var v any
+		err := g.Client.Call(cmd, args, &v)
+		fmt.Fprintf(&answers, "%s: %v %v\n", cmd, v, err)
+	}
+	call(control.CmdDebug, control.DebugRequest{Subsystem: "all", On: true})
+	controltest.WaitFor(t, "traffic", func() bool { return manualPair(t, g.Ops.Gateway(), 20).In.Counters().Packets > 0 })
+	call(control.CmdShowCryptoMap, control.MapFilter{})
+	call(control.CmdShowIPsecSA, control.SAFilter{Detail: true})
+	call(control.CmdShowIKEv2SA, nil)
+	call(control.CmdShowISAKMPSA, nil)
+	call(control.CmdShowTransformSet, control.TagFilter{})
+	call(control.CmdShowDynamicMap, control.TagFilter{})
+	call(control.CmdShowRunningConfig, nil)
+	call(control.CmdShowDebugging, nil)
+	call(control.CmdExplain, control.ExplainRequest{In: "inside", Src: "10.1.2.10", Dst: "10.2.2.10"})
+	call(control.CmdExplain, control.ExplainRequest{In: "inside", Src: "10.1.3.10", Dst: "10.2.3.10", PeerConfig: peer.File})
+	// The peer's keyring holds another key: the check says they differ.
+	peerPolicy := filepath.Join(filepath.Dir(peer.File), "policy.cfg")
+	controltest.WriteFile(t, peerPolicy, strings.Replace(readFile(t, peerPolicy), "example-psk-do-not-use", "another-psk-"+secrets[1][:16], 1))
+	call(control.CmdExplain, control.ExplainRequest{In: "inside", Src: "10.1.3.10", Dst: "10.2.3.10", PeerConfig: peer.File})
+	call(control.CmdClearCryptoSA, control.ClearSA{Map: "vpn"})
+	call(control.CmdClearCryptoSession, nil)
+	call(control.CmdReload, nil)
+	// Keys one digit short.
+	broken := readFile(t, policy)
+	for _, k := range secrets[1:] {
+		if len(k) > 16 {
+			broken = strings.Replace(broken, k, k[:len(k)-1], 1)
+		}
+	}
+	controltest.WriteFile(t, policy, broken)
+	call(control.CmdReload, nil)
+	call(control.CmdDebug, control.DebugRequest{Subsystem: "all"})
+
+	log, out := g.Log(), answers.String()
+	for _, want := range []string{"configuration reload rejected", "control request", "clear crypto sa"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q: the test did not drive what it means to", want)
+		}
+	}
+	if !strings.Contains(out, "pre-shared keys differ") {
+		t.Errorf("the peer check did not compare keys:\n%s", out)
+	}
+	for _, s := range secrets {
+		for what, text := range map[string]string{"log": log, "control answers": out} {
+			if i := strings.Index(strings.ToLower(text), strings.ToLower(s)); i >= 0 {
+				t.Errorf("the %s contain key material %q: ...%s...", what, s, text[max(0, i-80):min(len(text), i+len(s)+20)])
+			}
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
