@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -391,4 +392,100 @@ func TestNoGateway(t *testing.T) {
 			t.Errorf("%v: exit %d\n%s", args, code, out)
 		}
 	}
+}
+
+// TestShowFiltersLive runs every filter of the show commands on a gateway
+// with two crypto maps (vpn on outside, lan on inside) and checks that
+// each filter shows exactly its part, as text and as JSON.
+func TestShowFiltersLive(t *testing.T) {
+	policy := strings.Replace(controltest.PolicyA(t, controltest.MoreEntries), "interface inside\n ip address 10.1.0.1 255.255.0.0\n",
+		"interface inside\n ip address 10.1.0.1 255.255.0.0\n crypto map lan\n", 1) + `crypto map lan 10 ipsec-isakmp
+ set peer 10.1.0.99
+ set transform-set aes256-sha256
+ set ikev2-profile prof
+ match address 110
+access-list 110 permit ip 10.1.0.0 0.0.255.255 10.9.0.0 0.0.255.255
+`
+	g := controltest.Start(t, controltest.WriteConfig(t, "a", policy, 100))
+	maps := func(b *bytes.Buffer, v []control.CryptoMapSet) { control.WriteCryptoMaps(b, v) }
+	all, sets := textAndJSON(t, g, maps, "show", "crypto", "map")
+	if len(sets) != 2 || !strings.Contains(all, `Crypto Map "lan" 10 ipsec-isakmp`) || !strings.Contains(all, `Crypto Map "vpn" 10 ipsec-manual`) {
+		t.Fatalf("show crypto map: %d sets\n%s", len(sets), all)
+	}
+	for _, c := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"interface", "inside"}, `Crypto Map "lan" 10`, `Crypto Map "vpn"`},
+		{[]string{"interface", "outside"}, `Crypto Map "vpn" 100`, `Crypto Map "lan"`},
+		{[]string{"tag", "lan"}, "\tInterfaces using crypto map lan:\n\t\tinside\n", `Crypto Map "vpn"`},
+		{[]string{"tag", "vpn"}, "\tInterfaces using crypto map vpn:\n\t\toutside\n", `Crypto Map "lan"`},
+	} {
+		text, v := textAndJSON(t, g, maps, append([]string{"show", "crypto", "map"}, c.args...)...)
+		if len(v) != 1 || !strings.Contains(text, c.want) || strings.Contains(text, c.not) || !strings.Contains(all, text) {
+			t.Errorf("show crypto map %v: %d sets\n%s", c.args, len(v), text)
+		}
+	}
+
+	sas := func(detail bool) func(*bytes.Buffer, []control.SAFlow) {
+		return func(b *bytes.Buffer, v []control.SAFlow) { control.WriteIPsecSAs(b, v, detail) }
+	}
+	for _, c := range []struct {
+		args  []string
+		flows int
+	}{
+		{[]string{"peer", "192.0.2.2"}, 2},
+		{[]string{"peer", "10.1.0.99"}, 0},
+		{[]string{"map", "vpn"}, 2},
+		{[]string{"map", "lan"}, 0},
+		{[]string{"map", "vpn", "detail"}, 2},
+		{[]string{"peer", "192.0.2.2", "detail"}, 2},
+	} {
+		detail := slices.Contains(c.args, "detail")
+		text, v := textAndJSON(t, g, sas(detail), append([]string{"show", "crypto", "ipsec", "sa"}, c.args...)...)
+		if len(v) != c.flows || strings.Count(text, "current_peer 192.0.2.2") != c.flows || strings.Contains(text, "#bytes encaps") != (detail && c.flows > 0) {
+			t.Errorf("show crypto ipsec sa %v: %d flows\n%s", c.args, len(v), text)
+		}
+	}
+
+	dyn := func(b *bytes.Buffer, v []control.DynamicMap) { control.WriteDynamicMaps(b, v) }
+	allDyn, _ := textAndJSON(t, g, dyn, "show", "crypto", "dynamic-map")
+	tagged, v := textAndJSON(t, g, dyn, "show", "crypto", "dynamic-map", "tag", "dyn")
+	if len(v) != 1 || tagged != allDyn {
+		t.Errorf("show crypto dynamic-map tag dyn: %+v\n%s", v, tagged)
+	}
+	ts := func(b *bytes.Buffer, v []control.TransformSet) { control.WriteTransformSets(b, v) }
+	one, sets2 := textAndJSON(t, g, ts, "show", "crypto", "ipsec", "transform-set", "tag", "aes256-sha256")
+	if len(sets2) != 1 || sets2[0].Transforms != "esp-aes 256 esp-sha256-hmac" || strings.Contains(one, "gcm128") {
+		t.Errorf("show crypto ipsec transform-set tag aes256-sha256: %+v\n%s", sets2, one)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"show", "crypto", "dynamic-map", "tag", "nosuch"}, "no dynamic map nosuch"},
+		{[]string{"show", "crypto", "ipsec", "transform-set", "tag", "nosuch"}, "no transform set nosuch"},
+	} {
+		out, code := cli(append(c.args, "--socket", g.Client.Path)...)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d, want 1 with %q:\n%s", c.args, code, c.want, out)
+		}
+	}
+}
+
+// TestClearSessionLive: clear crypto session as text, and the SAs carry
+// traffic again afterwards.
+func TestClearSessionLive(t *testing.T) {
+	g := startGateway(t)
+	out, code := cli("clear", "crypto", "session", "--socket", g.Client.Path)
+	if code != 0 || out != "0 negotiated SAs deleted, 4 manual SAs reinstalled with fresh counters\n" {
+		t.Errorf("clear crypto session: exit %d\n%s", code, out)
+	}
+	controltest.WaitFor(t, "traffic after clear crypto session", func() bool {
+		var flows []control.SAFlow
+		if err := g.Client.Call(control.CmdShowIPsecSA, control.SAFilter{}, &flows); err != nil {
+			t.Fatal(err)
+		}
+		return len(flows) == 2 && flows[0].Decaps > 0 && flows[1].Encaps > 0
+	})
 }
