@@ -7,7 +7,6 @@ import (
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
-	"ipsecgw/spd"
 )
 
 // Decryptor is the inbound IPsec node of one worker. It is not safe for
@@ -377,24 +376,12 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 			setTOS(f, inner&^3|ecn)
 		}
 	}
-	if sels := sa.Selectors(); len(sels) != 0 {
+	if sa.HasSelectors() {
 		fl := flow(f, l, plen)
-		if !permitted(sels, &fl) {
+		if !sa.Permits(&fl) {
 			return stats.PolicyMismatch
 		}
 	}
 	m.size = uint32(b.Len())
 	return stats.None
-}
-
-// permitted reports whether an inbound packet's flow falls inside one of
-// the SA's selectors, which are written in the outbound direction.
-func permitted(sels []spd.Selector, fl *spd.Flow) bool {
-	r := fl.Reverse()
-	for i := range sels {
-		if sels[i].Match(&r) {
-			return true
-		}
-	}
-	return false
 }

@@ -379,31 +379,33 @@ func (n *Encryptor) writeOuter(f []byte, sa *sad.SA, proto, innerTOS uint8, inne
 		ecn = notECT
 	}
 	t := dscp<<2 | ecn
-	if sa.Local().Is4() {
-		h := f[:ipv4HeaderLen]
-		h[0], h[1] = 0x45, t
-		binary.BigEndian.PutUint16(h[2:], uint16(len(f)))
-		binary.BigEndian.PutUint16(h[4:], n.ipID)
-		n.ipID++
+	tmpl, sum := sa.HeaderTemplate()
+	if tmpl[0]>>4 == 4 {
+		// The template's checksum sum plus the fields written here,
+		// folded: no pass over the header.
+		h := (*[ipv4HeaderLen]byte)(f)
+		*h = [ipv4HeaderLen]byte(tmpl[:ipv4HeaderLen])
 		var frag uint16
 		if th.DF == sad.DFSet || (th.DF == sad.DFCopy && innerDF) {
 			frag = 0x4000
 		}
+		id := n.ipID
+		n.ipID++
+		h[1], h[9] = t, proto
+		binary.BigEndian.PutUint16(h[2:], uint16(len(f)))
+		binary.BigEndian.PutUint16(h[4:], id)
 		binary.BigEndian.PutUint16(h[6:], frag)
-		h[8], h[9] = th.TTL, proto
-		src, dst := sa.Local().As4(), sa.Remote().As4()
-		copy(h[12:16], src[:])
-		copy(h[16:20], dst[:])
-		setIPv4Checksum(h)
+		sum += uint32(t) + uint32(len(f)) + uint32(id) + uint32(frag) + uint32(proto)
+		sum = sum>>16 + sum&0xffff
+		sum += sum >> 16
+		binary.BigEndian.PutUint16(h[10:], ^uint16(sum))
 		return
 	}
-	h := f[:ipv6HeaderLen]
-	binary.BigEndian.PutUint32(h, 6<<28|uint32(t)<<20|label)
+	h := (*[ipv6HeaderLen]byte)(f)
+	*h = *tmpl
+	binary.BigEndian.PutUint32(h[:], 6<<28|uint32(t)<<20|label)
 	binary.BigEndian.PutUint16(h[4:], uint16(len(f)-ipv6HeaderLen))
-	h[6], h[7] = proto, th.TTL
-	src, dst := sa.Local().As16(), sa.Remote().As16()
-	copy(h[8:24], src[:])
-	copy(h[24:40], dst[:])
+	h[6] = proto
 }
 
 // zeroMutable zeroes the fields of an IP header (and the IPv6 extension

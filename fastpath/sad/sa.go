@@ -49,6 +49,7 @@
 package sad
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -236,6 +237,18 @@ type SA struct {
 	hdr      TunnelHeader
 	overhead int // worst-case bytes added to an inner packet
 
+	// The tunnel header's fields that never change (version, TTL,
+	// addresses), built once so the encrypt node copies them instead of
+	// assembling them per packet; tmplSum is the IPv4 checksum's sum
+	// over them.
+	tmpl    [40]byte
+	tmplSum uint32
+
+	// inSels are the selectors turned around for inbound packets
+	// (sources and destinations swapped), so the per-packet policy
+	// check matches the packet's flow as it is.
+	inSels []spd.Selector
+
 	// Bundles (AH+ESP transform sets): the ESP SA is inner, the AH SA
 	// outer. Set by Bundle before installation.
 	outer, inner *SA
@@ -276,6 +289,12 @@ func New(cfg Config, workers int) (*SA, error) {
 	}}
 	sa.cfg.CipherKey, sa.cfg.IntegKey = nil, nil
 	sa.cfg.Selectors = append([]spd.Selector(nil), cfg.Selectors...)
+	if cfg.Direction == Inbound {
+		for _, sel := range cfg.Selectors {
+			sel.Src, sel.Dst, sel.SrcPorts, sel.DstPorts = sel.Dst, sel.Src, sel.DstPorts, sel.SrcPorts
+			sa.inSels = append(sa.inSels, sel)
+		}
+	}
 	if sa.created.IsZero() {
 		sa.created = time.Now()
 	}
@@ -325,6 +344,7 @@ func New(cfg Config, workers int) (*SA, error) {
 		sa.life.SoftPackets = sa.seqMax / 10 * 9
 	}
 	sa.overhead = sa.computeOverhead()
+	sa.buildTemplate()
 	sa.counters = make([]slot, workers)
 	return sa, nil
 }
@@ -357,6 +377,26 @@ func Bundle(esp, ah *SA) error {
 	esp.outer, ah.inner = ah, esp
 	esp.overhead = esp.computeOverhead()
 	return nil
+}
+
+// buildTemplate fills the tunnel header template from the SA's endpoints
+// and TTL (RFC 4301 §5.1.2.1).
+func (sa *SA) buildTemplate() {
+	h := sa.tmpl[:]
+	if sa.cfg.Local.Is4() {
+		h[0], h[8] = 0x45, sa.hdr.TTL
+		src, dst := sa.cfg.Local.As4(), sa.cfg.Remote.As4()
+		copy(h[12:16], src[:])
+		copy(h[16:20], dst[:])
+		for i := 0; i < 20; i += 2 {
+			sa.tmplSum += uint32(binary.BigEndian.Uint16(h[i:]))
+		}
+		return
+	}
+	h[0], h[7] = 0x60, sa.hdr.TTL
+	src, dst := sa.cfg.Local.As16(), sa.cfg.Remote.As16()
+	copy(h[8:24], src[:])
+	copy(h[24:40], dst[:])
 }
 
 // computeOverhead is the most an SA (with its bundle) adds to an inner
@@ -438,6 +478,32 @@ type TunnelHeader struct {
 
 // TunnelHeader returns the outer-header settings, defaults applied.
 func (sa *SA) TunnelHeader() TunnelHeader { return sa.hdr }
+
+// HasSelectors reports whether the SA carries selectors: without them it
+// protects any traffic and Permits needs no flow.
+func (sa *SA) HasSelectors() bool { return len(sa.cfg.Selectors) != 0 }
+
+// Permits reports whether an inbound SA's policy admits a decapsulated
+// packet with flow f (RFC 4301 §5.2): whether one of the selectors, which
+// are written in the outbound direction, covers f reversed. An SA without
+// selectors admits anything.
+func (sa *SA) Permits(f *spd.Flow) bool {
+	if len(sa.inSels) == 0 {
+		return true
+	}
+	for i := range sa.inSels {
+		if sa.inSels[i].Match(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// HeaderTemplate is the tunnel header with its fixed fields filled in: 20
+// bytes of IPv4 (version and length, TTL, addresses; sum is their checksum
+// sum, before folding) or 40 of IPv6 (version, hop limit, addresses). The
+// caller copies it and fills in the rest.
+func (sa *SA) HeaderTemplate() (h *[40]byte, sum uint32) { return &sa.tmpl, sa.tmplSum }
 
 // Outer is the AH SA applied outside this ESP SA in a bundle, or nil.
 func (sa *SA) Outer() *SA { return sa.outer }
