@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"maps"
 	"net"
 	"net/netip"
@@ -41,6 +42,24 @@ type neighKey struct {
 // neighbour table over netlink.
 type Neighbors struct {
 	m map[neighKey]MAC
+	// v4 indexes m's IPv4 entries by interface and address packed in one
+	// word: the per-packet lookup hashes 8 bytes instead of a netip.Addr.
+	v4 map[uint64]MAC
+}
+
+func key4Neigh(iface int, a [4]byte) uint64 {
+	return uint64(uint32(iface))<<32 | uint64(binary.BigEndian.Uint32(a[:]))
+}
+
+// index builds v4 from m.
+func (t *Neighbors) index() *Neighbors {
+	t.v4 = make(map[uint64]MAC)
+	for k, m := range t.m {
+		if k.addr.Is4() {
+			t.v4[key4Neigh(k.iface, k.addr.As4())] = m
+		}
+	}
+	return t
 }
 
 // NewNeighbors builds a table; a later entry for the same interface and
@@ -50,7 +69,7 @@ func NewNeighbors(ns []Neighbor) *Neighbors {
 	for _, n := range ns {
 		t.m[neighKey{n.Iface, n.Addr.Unmap()}] = n.MAC
 	}
-	return t
+	return t.index()
 }
 
 // With returns a copy of the table with add inserted or replaced and del
@@ -66,11 +85,15 @@ func (t *Neighbors) With(add, del []Neighbor) *Neighbors {
 	for _, a := range add {
 		n.m[neighKey{a.Iface, a.Addr.Unmap()}] = a.MAC
 	}
-	return n
+	return n.index()
 }
 
 // Lookup returns the MAC of addr on interface iface.
 func (t *Neighbors) Lookup(iface int, addr netip.Addr) (MAC, bool) {
+	if addr.Is4() {
+		m, ok := t.v4[key4Neigh(iface, addr.As4())]
+		return m, ok
+	}
 	m, ok := t.m[neighKey{iface, addr}]
 	return m, ok
 }
