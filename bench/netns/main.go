@@ -63,6 +63,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; what the run started has been stopped and removed")
+		}
 		fmt.Fprintf(os.Stderr, "netns: %v\n", err)
 		os.Exit(1)
 	}
