@@ -82,3 +82,13 @@ func BenchmarkForward(b *testing.B) {
 	g.in.loop = true
 	runBench(b, g, g.out)
 }
+
+// BenchmarkEncapOneFlow is encap of one flow (a TCP stream, an iperf):
+// every packet of a batch asks the SPD the same question.
+func BenchmarkEncapOneFlow(b *testing.B) {
+	g := newGateway(b, siteA, siteB, &saSpec{proto: sad.ESP, transform: gcm128}, EntryManual, 2000)
+	g.in.Load([][]byte{hostFrame(b, siteA, "10.1.0.5", "10.2.0.5", frameOpts{sport: 1000, payload: payload(64 - 14 - 28)})})
+	g.in.loop = true
+	b.SetBytes(64)
+	runBench(b, g, g.out)
+}

@@ -118,6 +118,12 @@ type Worker struct {
 	lastSA    *sad.SA
 	lastSAT   *Tables
 	lastSAHop hop
+	// The last SPD lookup: a batch from one flow (a TCP stream, an
+	// iperf) asks the same question for every packet. A table is
+	// immutable, so its pointer and the flow are the whole key.
+	lastSPD     *spd.Table
+	lastFlow    spd.Flow
+	lastSPDRule int
 
 	reasm      reassembler
 	lastExpire int64
@@ -324,6 +330,10 @@ func isIPsecOrIKE(m *meta) bool {
 }
 
 func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
+	if t == w.lastSPD && *f == w.lastFlow {
+		w.c.SPDCacheHits++
+		return w.lastSPDRule
+	}
 	h := w.cache.Hits
 	r := w.cache.Lookup(t, f)
 	if w.cache.Hits != h {
@@ -331,6 +341,7 @@ func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
 	} else {
 		w.c.SPDCacheMiss++
 	}
+	w.lastSPD, w.lastFlow, w.lastSPDRule = t, *f, r
 	return r
 }
 
