@@ -1,8 +1,13 @@
 package metrics_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +301,59 @@ func TestNaming(t *testing.T) {
 	}
 	if bi := mfs["ipsecgw_build_info"]; bi == nil || label(bi.GetMetric()[0], "version") != "test" {
 		t.Errorf("build info: %v", bi)
+	}
+}
+
+// TestDashboard checks the example Grafana dashboard against the
+// collector: every metric a panel queries is one the collector exports,
+// and every label a legend prints is one of those metrics' labels.
+func TestDashboard(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "ipsecgw.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr, LegendFormat string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string][]string{} // metric -> its labels
+	ch := make(chan *prometheus.Desc, 100)
+	metrics.NewCollector(sample{}, "test").Describe(ch)
+	close(ch)
+	descRE := regexp.MustCompile(`fqName: "([a-z_]+)".*variableLabels: \{([a-z_,]*)\}`)
+	for d := range ch {
+		m := descRE.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("cannot read %s", d)
+		}
+		labels[m[1]] = strings.Split(m[2], ",")
+	}
+	nameRE, legendRE := regexp.MustCompile(`ipsecgw_[a-z_]+`), regexp.MustCompile(`\{\{(\w+)\}\}`)
+	targets := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			targets++
+			known := []string{"instance", "job"}
+			for _, name := range nameRE.FindAllString(tg.Expr, -1) {
+				l, ok := labels[name]
+				if !ok {
+					t.Errorf("panel %q queries %s, which the collector does not export", p.Title, name)
+				}
+				known = append(known, l...)
+			}
+			for _, m := range legendRE.FindAllStringSubmatch(tg.LegendFormat, -1) {
+				if !slices.Contains(known, m[1]) {
+					t.Errorf("panel %q: legend label %s is not a label of %s", p.Title, m[1], tg.Expr)
+				}
+			}
+		}
+	}
+	if targets < 10 {
+		t.Errorf("only %d queries in the dashboard", targets)
 	}
 }
