@@ -3,8 +3,15 @@
 // interfaces with their compiled crypto maps, the FIB, the neighbour table
 // — and installs and binds the SAs the configuration itself defines (manual
 // SAs from `set session-key`). It is the one place that knows both config
-// and fastpath; the IKE work extends it with negotiated SAs through the same
-// Gateway (SAD installs, CryptoMap bindings, ACQUIREs from the punt rings).
+// and fastpath. Negotiated SAs come in through the same Gateway: the
+// Negotiator (ike.go) is the IKEv2 engine's Transport (the workers' inject
+// rings) and Installer (SAD installs, CryptoMap bindings, make-before-break
+// rekeys), serves the punts IKE owns (IKE datagrams demultiplexed by ISAKMP
+// major version, ACQUIREs with set-peer failover, kilobyte lifetime
+// events), and builds the engine's peers from the crypto maps (IKEPeers).
+// Its entry points — NewNegotiator, SetPeers, Run, HandlePunt, ReportUsage,
+// Shutdown — are all a runtime or a test harness needs (ike_test.go drives
+// two gateways over a memory wire with them).
 //
 // Data flow: config.Load → Build → Gateway{Engine, Maps} → the caller adds
 // workers with their ports (pcap or AF_XDP) and runs them; Snapshot reads

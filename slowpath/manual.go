@@ -101,21 +101,15 @@ func (g *Gateway) manualSA(e *config.CompiledEntry, iface string, sel spd.Select
 	if ts.Mode == config.Transport && sel.Src == netip.PrefixFrom(local, local.BitLen()) && sel.Dst == netip.PrefixFrom(peer, peer.BitLen()) {
 		mode = sad.Transport
 	}
-	base := sad.Config{
-		Mode:      mode,
-		Selectors: []spd.Selector{sel},
-		Peer:      peer,
-		// Manual SAs neither expire nor check replay (the guide);
-		// ReplayWindow 0 disables the window.
-		Info: sad.Info{Map: e.Map, MapSeq: e.Seq, Interface: iface, Manual: true},
-	}
+	// Manual SAs neither expire nor check replay (the guide): the
+	// compiled entry's ReplayWindow is 0, which disables the window.
+	base := entrySAConfig(e, iface, mode, local, peer, []spd.Selector{sel})
 	mk := func(dir sad.Direction, proto sad.Protocol, k *config.SessionKey, t crypto.Transform) (*sad.SA, error) {
 		if k == nil {
 			return nil, fmt.Errorf("%s: missing %s %s session key", e.Name(), dir, proto)
 		}
 		c := base
 		c.SPI, c.Protocol, c.Direction, c.Transform = k.SPI, proto, dir, t
-		c.Local, c.Remote = local, peer
 		c.CipherKey, c.IntegKey = sad.Key(k.Cipher.Reveal()), sad.Key(k.Auth.Reveal())
 		sa, err := sad.New(c, g.Workers)
 		if err != nil {
@@ -165,4 +159,19 @@ func (m *ManualSA) all() []*sad.SA {
 		sas = append(sas, o, m.In.Outer())
 	}
 	return sas
+}
+
+// entrySAConfig is what every SA of crypto map entry e shares, manual or
+// negotiated by IKE: mode, endpoints, selectors, anti-replay window and
+// the entry it belongs to (for show, clear and reload).
+func entrySAConfig(e *config.CompiledEntry, iface string, mode sad.Mode, local, peer netip.Addr, sels []spd.Selector) sad.Config {
+	return sad.Config{
+		Mode:         mode,
+		Local:        local,
+		Remote:       peer,
+		Selectors:    sels,
+		ReplayWindow: e.ReplayWindow,
+		Peer:         peer,
+		Info:         sad.Info{Map: e.Map, MapSeq: e.Seq, Interface: iface, Manual: e.Kind == config.ManualEntry},
+	}
 }

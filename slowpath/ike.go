@@ -1,0 +1,359 @@
+package slowpath
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ipsecgw/config"
+	"ipsecgw/fastpath"
+	"ipsecgw/fastpath/sad"
+	"ipsecgw/ike"
+)
+
+// Negotiator joins the IKEv2 engine (package ike) to the fast path of a running
+// gateway. It is the engine's Transport and Installer, and it serves the
+// punts the engine cares about:
+//
+//	worker punt ring ── PuntIKE ──────▶ HandlePunt ─ ISAKMP major 2 ─▶ Engine.Receive
+//	                                               └ major 1 ─────────▶ IKEv1 handler (when one runs)
+//	                 ── PuntAcquire ──▶ HandlePunt ─▶ Engine.Acquire(entry, first set peer)
+//	                 ── PuntSAExpiry ─▶ HandlePunt ─▶ Engine.SoftExpire / HardExpire
+//	Engine ── Transport.Send ──▶ a worker's inject ring (bypassing the crypto maps)
+//	Engine ── Installer ───────▶ SAD installs, crypto map bindings (make-before-break)
+//	Engine ── AcquireFailed ───▶ Engine.Acquire with the entry's next set peer
+//
+// The gateway's outside addresses belong to the fast path (the XDP
+// program steers UDP 500 and 4500 to AF_XDP), so IKE datagrams travel
+// through the workers' rings rather than kernel sockets. ESP in UDP stays
+// in the fast path.
+//
+// Entry points for a runtime or a test harness:
+//
+//	x, err := slowpath.NewNegotiator(slowpath.NegotiatorConfig{Gateway: ops.Gateway, Logger: log})
+//	x.SetPeers()                  // from the current gateway; again after each reload
+//	go x.Run(ctx)                 // the engine's goroutine
+//	x.HandlePunt(slot)            // for every punt drained from a worker's ring
+//	x.ReportUsage()               // about once a second: traffic for DPD
+//	x.Shutdown(time.Second)       // delete the SAs with their peers, then cancel ctx
+//
+// x.Engine is the *ike.Engine the operations layer takes (OpsConfig.IKE).
+type Negotiator struct {
+	Engine *ike.Engine
+
+	gw    func() *Gateway
+	log   *slog.Logger
+	ikev1 func(local, remote netip.AddrPort, b []byte)
+
+	mu        sync.Mutex
+	children  map[*ike.ChildSA]*installed
+	bySA      map[*sad.SA]uint32 // -> inbound SPI of its CHILD_SA
+	peerNames map[peerAddrs]string
+	rr        int // next worker for IKE SAs without a flow hash
+	once      map[string]bool
+
+	counters NegotiatorCounters
+}
+
+// NegotiatorCounters count the IKE datagrams the glue received from the fast
+// path, by outcome.
+type NegotiatorCounters struct {
+	IKEv2, IKEv1          atomic.Uint64
+	IKEv1NotRunning       atomic.Uint64 // IKEv1 datagrams dropped: no IKEv1 engine
+	Malformed             atomic.Uint64 // not a UDP datagram with an ISAKMP header
+	UnknownVersion        atomic.Uint64
+	AcquiresStale         atomic.Uint64 // the crypto map changed since the worker punted
+	AcquiresNotNegotiable atomic.Uint64 // entry without IKEv2 profile or peer
+	InjectFull            atomic.Uint64
+}
+
+type peerAddrs struct{ local, remote netip.Addr }
+
+// NegotiatorConfig sets up the glue.
+type NegotiatorConfig struct {
+	// Gateway returns the current gateway: Ops.Gateway on a gateway that
+	// reloads, or a function returning a fixed one.
+	Gateway func() *Gateway
+	Logger  *slog.Logger // nil: discard
+	// Engine holds the engine's settings; its Transport and Installer are
+	// the glue's own and must be left nil.
+	Engine ike.Config
+	// IKEv1 receives datagrams whose ISAKMP major version is 1; nil drops
+	// them, counted, with one log line saying IKEv1 is not negotiated.
+	IKEv1 func(local, remote netip.AddrPort, b []byte)
+}
+
+// NewNegotiator creates the glue and its engine.
+func NewNegotiator(c NegotiatorConfig) (*Negotiator, error) {
+	if c.Gateway == nil {
+		return nil, errors.New("slowpath: the negotiator needs the gateway")
+	}
+	if c.Engine.Transport != nil || c.Engine.Installer != nil {
+		return nil, errors.New("slowpath: the negotiator provides the engine's Transport and Installer itself")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	x := &Negotiator{gw: c.Gateway, log: c.Logger, ikev1: c.IKEv1,
+		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]uint32{}, once: map[string]bool{}}
+	ec := c.Engine
+	ec.Transport, ec.Installer = x, x
+	if ec.Logger == nil {
+		ec.Logger = c.Logger
+	}
+	e, err := ike.New(ec)
+	if err != nil {
+		return nil, err
+	}
+	x.Engine = e
+	return x, nil
+}
+
+// Run runs the engine until ctx is done.
+func (x *Negotiator) Run(ctx context.Context) error { return x.Engine.Run(ctx) }
+
+// SetPeers gives the engine the peers of the current gateway's
+// configuration (at start and after every reload). Entries it cannot
+// negotiate are logged, once per reason.
+func (x *Negotiator) SetPeers() error {
+	peers, skipped := x.gw().IKEPeers()
+	for _, s := range skipped {
+		x.warnOnce(s, "crypto map entry not negotiated by IKEv2", "reason", s)
+	}
+	names := map[peerAddrs]string{}
+	for _, p := range peers {
+		if p.Remote.IsSingleIP() {
+			names[peerAddrs{p.Local, p.Remote.Addr()}] = p.Name
+		}
+	}
+	if err := x.Engine.SetPeers(peers); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	x.peerNames = names
+	x.mu.Unlock()
+	x.log.Info("IKEv2 peers configured", "peers", len(peers))
+	return nil
+}
+
+// Counters returns the glue's punt counters.
+func (x *Negotiator) Counters() *NegotiatorCounters { return &x.counters }
+
+// HandlePunt serves one punt the IKE side owns (IKE datagrams, ACQUIREs,
+// SA lifetime events) and reports whether it did; the caller handles the
+// others. It copies what it keeps: the slot may be released after it
+// returns.
+func (x *Negotiator) HandlePunt(p *fastpath.Punt) bool {
+	switch p.Kind {
+	case fastpath.PuntIKE:
+		x.receive(p)
+	case fastpath.PuntAcquire:
+		x.acquire(p)
+	case fastpath.PuntSAExpiry:
+		x.expiry(p)
+	default:
+		return false
+	}
+	return true
+}
+
+// receive hands an IKE datagram to the engine of its ISAKMP major version
+// (the version field is at the same place in IKEv1 and IKEv2 headers).
+func (x *Negotiator) receive(p *fastpath.Punt) {
+	payload, ok := udpPayload(p.Packet)
+	if !ok {
+		x.counters.Malformed.Add(1)
+		return
+	}
+	local := netip.AddrPortFrom(p.Flow.Dst, p.Flow.DstPort)
+	remote := netip.AddrPortFrom(p.Flow.Src, p.Flow.SrcPort)
+	hdr := payload
+	if p.Flow.DstPort == natTPort {
+		if len(hdr) < 4 || binary.BigEndian.Uint32(hdr) != 0 {
+			x.counters.Malformed.Add(1) // the fast path punts only the non-ESP marker
+			return
+		}
+		hdr = hdr[4:]
+	}
+	if len(hdr) < 28 {
+		x.counters.Malformed.Add(1)
+		return
+	}
+	switch hdr[17] >> 4 {
+	case 2:
+		x.counters.IKEv2.Add(1)
+		x.Engine.Receive(local, remote, payload)
+	case 1:
+		x.counters.IKEv1.Add(1)
+		if x.ikev1 != nil {
+			x.ikev1(local, remote, payload)
+			return
+		}
+		x.counters.IKEv1NotRunning.Add(1)
+		x.warnOnce("ikev1 "+remote.Addr().String(), "IKEv1 (ISAKMP) packet received: IKEv1 entries are not negotiated yet; dropped", "from", remote)
+	default:
+		x.counters.UnknownVersion.Add(1)
+	}
+}
+
+// natTPort is the NAT-T port, whose IKE datagrams start with the
+// non-ESP marker (RFC 3948 §2.2).
+const natTPort = 4500
+
+// acquire starts negotiation for a flow a static ipsec-isakmp entry
+// protects: with the entry's first set peer (AcquireFailed moves on).
+func (x *Negotiator) acquire(p *fastpath.Punt) {
+	gw := x.gw()
+	t := gw.Engine.Tables()
+	if p.Iface < 0 || p.Iface >= len(t.Interfaces) || p.Crypto == nil {
+		return
+	}
+	cur := t.Interfaces[p.Iface].Crypto
+	cm := gw.Maps[p.Iface]
+	if cur == nil || cm == nil || cur.SPD != p.Crypto.SPD || p.Rule >= len(cm.Rules) {
+		// A reload replaced the map since the worker punted; the next
+		// packet asks again.
+		x.counters.AcquiresStale.Add(1)
+		return
+	}
+	rule := cm.Rules[p.Rule]
+	e := cm.Entries[rule.Entry]
+	if e.Kind != config.ISAKMPEntry || len(e.Peers) == 0 {
+		x.counters.AcquiresNotNegotiable.Add(1)
+		return
+	}
+	if e.IKEv2Profile == nil {
+		x.counters.AcquiresNotNegotiable.Add(1)
+		x.warnOnce("acquire v1 "+e.Name(), "traffic for an IKEv1 entry: IKEv1 entries are not negotiated yet", "entry", e.Name(), "flow", p.Flow.String())
+		return
+	}
+	peer := x.peerName(cm, e.Peers[0])
+	if peer == "" {
+		x.counters.AcquiresNotNegotiable.Add(1)
+		x.warnOnce("acquire nopeer "+e.Name(), "cannot negotiate: the entry's peer is not configured for IKEv2 (see the warnings at start)", "entry", e.Name())
+		return
+	}
+	flow := p.Flow
+	x.log.Debug("acquire", "entry", e.Name(), "line", rule.Line, "peer", peer, "flow", flow.String())
+	x.Engine.Acquire(ike.Acquire{Peer: peer, Child: e.Name(), Line: rule.Line, Flow: &flow})
+}
+
+func (x *Negotiator) peerName(cm *config.CompiledMap, remote netip.Addr) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.peerNames[peerAddrs{cm.LocalFor(remote), remote}]
+}
+
+// AcquireFailed implements ike.Installer: the negotiation with one set
+// peer failed, so the entry's next set peer is tried (the guide's
+// failover); after the last one traffic re-triggers from the first.
+func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
+	gw := x.gw()
+	for _, cm := range gw.Maps {
+		if cm == nil {
+			continue
+		}
+		for _, e := range cm.Entries {
+			if e.Name() != a.Child {
+				continue
+			}
+			for i, p := range e.Peers {
+				if x.peerName(cm, p) != a.Peer {
+					continue
+				}
+				for _, next := range e.Peers[i+1:] {
+					if name := x.peerName(cm, next); name != "" {
+						x.log.Warn("negotiation failed; trying the next set peer", "entry", a.Child, "peer", a.Peer, "next", name, "err", err)
+						a.Peer = name
+						x.Engine.Acquire(a)
+						return
+					}
+				}
+			}
+		}
+	}
+	x.log.Warn("negotiation failed with the entry's last set peer; traffic triggers a new attempt", "acquire", a.String(), "err", err)
+}
+
+// expiry turns a fast-path lifetime event into a rekey (soft) or a delete
+// (hard) of the CHILD_SA the SA belongs to.
+func (x *Negotiator) expiry(p *fastpath.Punt) {
+	x.mu.Lock()
+	spi, ok := x.bySA[p.SA]
+	x.mu.Unlock()
+	if !ok {
+		return // a manual SA, or one already removed
+	}
+	x.log.Info("SA kilobyte lifetime reached", "sa", p.SA.String(), "expiry", p.Expiry.String())
+	switch {
+	case p.Expiry&sad.HardExpired != 0:
+		x.Engine.HardExpire(spi)
+	default:
+		x.Engine.SoftExpire(spi)
+	}
+}
+
+// ReportUsage tells the engine how much traffic each CHILD_SA carried, so
+// dead peer detection counts it; the runtime calls it about once a second.
+func (x *Negotiator) ReportUsage() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for c, s := range x.children {
+		var in, out uint64
+		if s.in != nil {
+			in = s.in.Counters().Bytes
+		}
+		if s.out != nil {
+			out = s.out.Counters().Bytes
+		}
+		x.Engine.Usage(c.InSPI, in, out)
+	}
+}
+
+// IKESAUp implements ike.Installer.
+func (x *Negotiator) IKESAUp(sa *ike.IKESAInfo) {
+	x.log.Debug("IKE SA established", "id", sa.ID, "peer", sa.Peer, "local", sa.Local, "remote", sa.Remote, "suite", sa.Suite.String())
+}
+
+// IKESADown implements ike.Installer.
+func (x *Negotiator) IKESADown(sa *ike.IKESAInfo, reason ike.Reason) {
+	x.log.Debug("IKE SA down", "id", sa.ID, "peer", sa.Peer, "remote", sa.Remote, "reason", reason.String())
+}
+
+// Shutdown deletes every IKE SA with its peer and waits up to timeout for
+// the exchanges to finish (the workers must still run to send them); the
+// caller then cancels Run's context.
+func (x *Negotiator) Shutdown(timeout time.Duration) {
+	x.Engine.ClearIKESAs(netip.Addr{})
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if len(x.Engine.SAs()) == 0 {
+			return
+		}
+	}
+}
+
+func (x *Negotiator) warnOnce(key, msg string, args ...any) {
+	x.mu.Lock()
+	seen := x.once[key]
+	x.once[key] = true
+	x.mu.Unlock()
+	if !seen {
+		x.log.Warn(msg, args...)
+	}
+}
+
+// String summarises the glue's counters for logs.
+func (c *NegotiatorCounters) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ikev2 %d ikev1 %d (not running %d) malformed %d unknown_version %d acquires stale %d not_negotiable %d inject_full %d",
+		c.IKEv2.Load(), c.IKEv1.Load(), c.IKEv1NotRunning.Load(), c.Malformed.Load(), c.UnknownVersion.Load(),
+		c.AcquiresStale.Load(), c.AcquiresNotNegotiable.Load(), c.InjectFull.Load())
+	return b.String()
+}

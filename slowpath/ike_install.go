@@ -1,0 +1,241 @@
+package slowpath
+
+import (
+	"fmt"
+	"net/netip"
+
+	"ipsecgw/config"
+	"ipsecgw/fastpath"
+	"ipsecgw/fastpath/sad"
+	"ipsecgw/ike"
+	"ipsecgw/ike/message"
+	"ipsecgw/ike/ts"
+	"ipsecgw/spd"
+)
+
+// installed is the fast path's half of one negotiated CHILD_SA.
+type installed struct {
+	in, out *sad.SA
+}
+
+// InstallInbound implements ike.Installer: the inbound SA goes into the
+// SAD, so the peer may send on it as soon as it has it.
+func (x *Negotiator) InstallInbound(c *ike.ChildSA) error {
+	gw := x.gw()
+	sa, err := gw.childSA(c, sad.Inbound)
+	if err != nil {
+		x.log.Warn("cannot install inbound SA", "child", c, "err", err)
+		return err
+	}
+	if err := gw.Engine.SAD().Install(sa); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	x.children[c] = &installed{in: sa}
+	x.bySA[sa] = c.InSPI
+	x.mu.Unlock()
+	x.log.Debug("inbound SA installed", "child", c)
+	return nil
+}
+
+// InstallOutbound implements ike.Installer: the outbound SA goes into the
+// SAD and is bound to the entry's permit line in one table switch that
+// also unbinds the SA it replaces (a rekey). The replaced SA stays in the
+// SAD until RemoveChildSA, so packets a worker already took it for still
+// leave encrypted.
+func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
+	gw := x.gw()
+	x.mu.Lock()
+	rec := x.children[c]
+	var old *installed
+	if replaces != nil {
+		old = x.children[replaces]
+	}
+	x.mu.Unlock()
+	if rec == nil {
+		return fmt.Errorf("outbound SA of %v before its inbound SA", c)
+	}
+	sa, err := gw.childSA(c, sad.Outbound)
+	if err != nil {
+		x.log.Warn("cannot install outbound SA", "child", c, "err", err)
+		return err
+	}
+	if err := gw.Engine.SAD().Install(sa); err != nil {
+		return err
+	}
+	var unbind []*sad.SA
+	if old != nil && old.out != nil {
+		unbind = append(unbind, old.out)
+	}
+	bound, err := gw.bindChild(c, sa, unbind)
+	if err != nil {
+		gw.Engine.SAD().Delete(sa)
+		return err
+	}
+	if bound == 0 {
+		x.warnOnce("unbound "+c.Child, "negotiated SA has no crypto map line to bind to: traffic from this side is not protected by it", "child", c.Child)
+	}
+	x.mu.Lock()
+	rec.out = sa
+	x.bySA[sa] = c.InSPI
+	x.mu.Unlock()
+	x.log.Debug("IPsec SA installed", "child", c, "rekeys", replaces != nil)
+	return nil
+}
+
+// RemoveChildSA implements ike.Installer: both halves are unbound and
+// deleted from the SAD.
+func (x *Negotiator) RemoveChildSA(c *ike.ChildSA, reason ike.Reason) {
+	x.mu.Lock()
+	rec := x.children[c]
+	delete(x.children, c)
+	if rec != nil {
+		delete(x.bySA, rec.in)
+		delete(x.bySA, rec.out)
+	}
+	x.mu.Unlock()
+	if rec == nil {
+		return
+	}
+	gw := x.gw()
+	var sas []*sad.SA
+	for _, sa := range []*sad.SA{rec.in, rec.out} {
+		if sa != nil {
+			sas = append(sas, sa)
+		}
+	}
+	if err := gw.removeSAs(sas); err != nil {
+		x.log.Error("removing IPsec SA", "child", c, "err", err)
+	}
+	x.log.Debug("IPsec SA removed", "child", c, "reason", reason.String())
+}
+
+// childSA builds one half of a negotiated CHILD_SA with the construction
+// manual SAs use (entrySAConfig), from the entry the CHILD_SA was
+// negotiated for.
+func (g *Gateway) childSA(c *ike.ChildSA, dir sad.Direction) (*sad.SA, error) {
+	cm, e := g.childEntry(c)
+	if e == nil {
+		return nil, fmt.Errorf("%s is not in the configuration", c.Child)
+	}
+	mode := sad.Tunnel
+	if c.Mode == ike.ModeTransport {
+		mode = sad.Transport
+	}
+	cfg := entrySAConfig(e, cm.Interface, mode, c.Local, c.Remote, spdSelectors(c.LocalTS, c.RemoteTS))
+	cfg.Direction = dir
+	cfg.Protocol = sad.ESP
+	if c.Protocol == message.ProtoAH {
+		cfg.Protocol = sad.AH
+	}
+	cfg.Transform, cfg.ESN = c.Transform, c.ESN
+	cfg.UDPEncap, cfg.LocalPort, cfg.RemotePort = c.Encap, c.LocalPort, c.RemotePort
+	cfg.Lifetime = sad.Lifetime{SoftBytes: c.SoftKilobytes * 1024, HardBytes: c.HardKilobytes * 1024}
+	keys := c.InKeys
+	cfg.SPI = c.InSPI
+	if dir == sad.Outbound {
+		keys, cfg.SPI = c.OutKeys, c.OutSPI
+		cfg.ReplayWindow = 0
+	}
+	cfg.CipherKey, cfg.IntegKey = sad.Key(keys.Encr), sad.Key(keys.Integ)
+	sa, err := sad.New(cfg, g.Workers)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Child, err)
+	}
+	return sa, nil
+}
+
+// childEntry finds the compiled entry a CHILD_SA was negotiated for: the
+// entry of that name on a crypto map using the CHILD_SA's local address.
+func (g *Gateway) childEntry(c *ike.ChildSA) (*config.CompiledMap, *config.CompiledEntry) {
+	for _, cm := range g.Maps {
+		if cm == nil || cm.LocalFor(c.Remote) != c.Local {
+			continue
+		}
+		for _, e := range cm.Entries {
+			if e.Name() == c.Child {
+				return cm, e
+			}
+		}
+	}
+	return nil, nil
+}
+
+// bindChild binds outbound SA sa of CHILD_SA c to the permit rule of its
+// entry and ACL line on every interface whose crypto map has it, and
+// unbinds the SAs in unbind, in one table switch. It returns how many
+// interfaces it bound on.
+func (g *Gateway) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, error) {
+	bound := 0
+	err := g.Engine.UpdateTables(func(t *fastpath.Tables) (*fastpath.Tables, error) {
+		bound = 0
+		for i := range t.Interfaces {
+			cr := t.Interfaces[i].Crypto
+			cm := g.Maps[i]
+			if cr == nil || cm == nil {
+				continue
+			}
+			var add []fastpath.Binding
+			if cm.LocalFor(c.Remote) == c.Local {
+				for r, rule := range cm.Rules {
+					if !rule.Permit || rule.Line != c.Line || cm.Entries[rule.Entry].Name() != c.Child {
+						continue
+					}
+					b := fastpath.Binding{Rule: r, SA: sa}
+					if cm.Entries[rule.Entry].PerHost {
+						b.Src, b.Dst = hostOf(c.LocalTS), hostOf(c.RemoteTS)
+					}
+					add = append(add, b)
+				}
+			}
+			if len(add) == 0 && len(unbind) == 0 {
+				continue
+			}
+			n, err := cr.WithSAs(add, unbind)
+			if err != nil {
+				return nil, err
+			}
+			bound += len(add)
+			t = t.WithCryptoMap(i, n)
+		}
+		return t, nil
+	})
+	return bound, err
+}
+
+// hostOf is the address of a per-host SA's selectors (one host each).
+func hostOf(sels []ts.Selector) netip.Addr {
+	if len(sels) == 0 || sels[0].Start != sels[0].End {
+		return netip.Addr{}
+	}
+	return sels[0].Start
+}
+
+// spdSelectors turns negotiated traffic selectors into the SA's selectors
+// (outbound: Src local): every pair of a local and a remote selector of
+// one family and compatible protocols, address ranges as prefixes.
+func spdSelectors(local, remote []ts.Selector) []spd.Selector {
+	var out []spd.Selector
+	for _, l := range local {
+		for _, r := range remote {
+			if l.Is4() != r.Is4() || (l.Proto != 0 && r.Proto != 0 && l.Proto != r.Proto) {
+				continue
+			}
+			proto := max(l.Proto, r.Proto)
+			for _, sp := range l.Prefixes() {
+				for _, dp := range r.Prefixes() {
+					out = append(out, spd.Selector{Proto: proto, Src: sp, Dst: dp,
+						SrcPorts: portMatch(l), DstPorts: portMatch(r)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func portMatch(s ts.Selector) spd.PortMatch {
+	if s.AnyPort() {
+		return spd.PortMatch{}
+	}
+	return spd.PortMatch{Lo: s.StartPort, Hi: s.EndPort}
+}

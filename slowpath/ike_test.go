@@ -1,0 +1,419 @@
+package slowpath
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"ipsecgw/fastpath"
+	"ipsecgw/fastpath/stats"
+	"ipsecgw/ike"
+	"ipsecgw/packet"
+)
+
+// The IKE glue tests run two gateways in the test process, each a real
+// fast path (one worker) with a Negotiator, joined by a memory wire between
+// their outside ports: site A (10.1.0.0/16 behind 192.0.2.1) and site B
+// (10.2.0.0/16 behind 192.0.2.2). Hosts are frames fed into A's inside
+// port and counted leaving B's inside port. Everything the tunnel needs
+// goes through the code a live gateway runs: ACQUIRE punts, IKE over the
+// punt and inject rings, SAs installed by the Installer.
+
+const ikeSystem = `interfaces:
+  - {name: inside, driver: pcap, mac: "%IN%", pcap_out: in.pcap}
+  - {name: outside, driver: pcap, mac: "%OUT%", pcap_out: out.pcap}
+neighbors:
+  - {ip: %HOST%, mac: "02:00:00:00:99:01", interface: inside}
+  - {ip: %PEER%, mac: "%PEERMAC%", interface: outside}
+log:
+  level: info
+`
+
+// ikePolicy is a site's policy; %LOCAL%/%PEER% are the outside addresses,
+// %LAN%/%PLAN% the second octet of the local and peer LANs, %ENTRY% the
+// crypto map entry (static or dynamic) and %TS% the transform set.
+const ikePolicy = `hostname gw
+crypto ikev2 keyring peers
+ peer any
+  address 192.0.2.0 255.255.255.0
+  pre-shared-key test-psk-not-secret
+crypto ikev2 profile prof
+ match identity remote address 192.0.2.0 255.255.255.0
+ authentication remote pre-share
+ authentication local pre-share
+ keyring local peers
+ dpd 10 2 periodic
+crypto ipsec transform-set ts1 %TS%
+ mode tunnel
+%ENTRY%
+interface inside
+ ip address 10.%LAN%.0.1 255.255.0.0
+interface outside
+ ip address %LOCAL% 255.255.255.0
+ crypto map vpn
+ip route 10.%PLAN%.0.0 255.255.0.0 %PEER%
+access-list 101 permit ip 10.%LAN%.0.0 0.0.255.255 10.%PLAN%.0.0 0.0.255.255
+`
+
+const staticEntry = `crypto map vpn 10 ipsec-isakmp
+ set peer %PEER%
+ set transform-set ts1
+ set ikev2-profile prof
+ match address 101`
+
+const dynamicEntry = `crypto dynamic-map dyn 10
+ set transform-set ts1
+ set ikev2-profile prof
+ match address 101
+crypto map vpn 65535 ipsec-isakmp dynamic dyn`
+
+var (
+	macAIn, macAOut = net.HardwareAddr{2, 0, 0, 0, 0xa, 1}, net.HardwareAddr{2, 0, 0, 0, 0xa, 2}
+	macBIn, macBOut = net.HardwareAddr{2, 0, 0, 0, 0xb, 1}, net.HardwareAddr{2, 0, 0, 0, 0xb, 2}
+	macHost         = net.HardwareAddr{2, 0, 0, 0, 0x99, 1}
+)
+
+// queuePort is a Port fed from a queue other goroutines append to; what
+// it transmits goes to sink (the peer's queue, or a host's counter).
+type queuePort struct {
+	pool *packet.Pool
+	mu   sync.Mutex
+	q    [][]byte
+	sink func([]byte)
+	st   fastpath.PortStats
+}
+
+func (p *queuePort) push(f []byte) {
+	p.mu.Lock()
+	p.q = append(p.q, append([]byte(nil), f...))
+	p.mu.Unlock()
+}
+
+func (p *queuePort) Receive(bufs []*packet.Buf) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(bufs) && len(p.q) > 0 {
+		b := p.pool.Get()
+		if b == nil {
+			break
+		}
+		copy(b.Append(len(p.q[0])), p.q[0])
+		p.q = p.q[1:]
+		bufs[n] = b
+		n++
+	}
+	return n
+}
+
+func (p *queuePort) Transmit(bufs []*packet.Buf) {
+	for _, b := range bufs {
+		p.st.TxPackets++
+		if p.sink != nil {
+			p.sink(b.Bytes())
+		}
+		b.Pool().Put(b)
+	}
+}
+
+func (p *queuePort) Flush()                    {}
+func (p *queuePort) Stats() fastpath.PortStats { return p.st }
+
+type ikeSite struct {
+	gw      *Gateway
+	neg     *Negotiator
+	w       *fastpath.Worker
+	in, out *queuePort
+}
+
+// ikePair is two sites on a wire, pumped by one goroutine.
+type ikePair struct {
+	a, b     *ikeSite
+	received sync.Map // sequence numbers of datagrams B delivered to its host
+	got      atomic.Int64
+}
+
+func policyFor(side, ts, entry string) string {
+	local, peer, lan, plan := "192.0.2.1", "192.0.2.2", "1", "2"
+	if side == "b" {
+		local, peer, lan, plan = peer, local, plan, lan
+	}
+	policy := strings.Replace(ikePolicy, "%ENTRY%", entry, 1)
+	return strings.NewReplacer("%TS%", ts, "%LOCAL%", local, "%PEER%", peer, "%LAN%", lan, "%PLAN%", plan).Replace(policy)
+}
+
+func newIKESite(t *testing.T, side, policy string) *ikeSite {
+	t.Helper()
+	in, out, host, peer, peerMAC := macAIn, macAOut, "10.1.1.10", "192.0.2.2", macBOut
+	if side == "b" {
+		in, out, host, peer, peerMAC = macBIn, macBOut, "10.2.1.10", "192.0.2.1", macAOut
+	}
+	sys := strings.NewReplacer("%IN%", in.String(), "%OUT%", out.String(), "%HOST%", host, "%PEER%", peer, "%PEERMAC%", peerMAC.String()).Replace(ikeSystem)
+	cfg := load(t, sys, policy)
+	gw, err := Build(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := packet.NewHeapPool(2048, 4096)
+	s := &ikeSite{gw: gw, in: &queuePort{pool: pool}, out: &queuePort{pool: pool}}
+	if s.w, err = gw.Engine.AddWorker(fastpath.WorkerConfig{Pool: pool, Ports: []fastpath.PortBinding{{Port: s.in, Iface: 0}, {Port: s.out, Iface: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return gw }, Logger: testLogger(t, side),
+		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond}, RekeyGrace: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.neg.SetPeers(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startPair starts both engines and the pump; everything stops at cleanup.
+func startPair(t *testing.T, policyA, policyB string) *ikePair {
+	p := &ikePair{a: newIKESite(t, "a", policyA), b: newIKESite(t, "b", policyB)}
+	p.a.out.sink, p.b.out.sink = p.b.out.push, p.a.out.push
+	p.b.in.sink = func(f []byte) {
+		if seq, ok := seqOf(f); ok {
+			if _, dup := p.received.LoadOrStore(seq, true); !dup {
+				p.got.Add(1)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range []*ikeSite{p.a, p.b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.neg.Run(ctx) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		last := time.Now()
+		for ctx.Err() == nil {
+			n := 0
+			for _, s := range []*ikeSite{p.a, p.b} {
+				n += s.w.Poll()
+				r := s.w.Punts()
+				for sl := r.Peek(); sl != nil; sl = r.Peek() {
+					s.neg.HandlePunt(sl)
+					r.Release()
+					n++
+				}
+			}
+			if time.Since(last) > 200*time.Millisecond {
+				p.a.neg.ReportUsage()
+				p.b.neg.ReportUsage()
+				last = time.Now()
+			}
+			if n == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return p
+}
+
+// send feeds one datagram with sequence number seq from A's host to B's.
+func (p *ikePair) send(t *testing.T, seq uint32) {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 1, 1, 10}, DstIP: net.IP{10, 2, 1, 10}}
+	udp := &layers.UDP{SrcPort: 40000, DstPort: 5001}
+	udp.SetNetworkLayerForChecksum(ip)
+	payload := make([]byte, 100)
+	binary.BigEndian.PutUint32(payload, seq)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		&layers.Ethernet{SrcMAC: macHost, DstMAC: macAIn, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	p.a.in.push(buf.Bytes())
+}
+
+func seqOf(f []byte) (uint32, bool) {
+	if len(f) < 14+20+8+4 || binary.BigEndian.Uint16(f[12:]) != 0x0800 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(f[14+20+8:]), true
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// establish sends until datagrams arrive, and checks the first ones were
+// dropped for want of an SA while IKE negotiated.
+func (p *ikePair) establish(t *testing.T) uint32 {
+	t.Helper()
+	seq := uint32(0)
+	waitFor(t, "traffic through the negotiated tunnel", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		return p.got.Load() > 0
+	})
+	if n := p.a.gw.Engine.Stats().Global.Drops[stats.NoSA]; n == 0 {
+		t.Error("no packet was dropped as no_sa before the SAs were up")
+	}
+	return seq
+}
+
+func childSAs(s *ikeSite) []ike.ChildSA {
+	var out []ike.ChildSA
+	for _, sa := range s.neg.Engine.SAs() {
+		out = append(out, sa.Children...)
+	}
+	return out
+}
+
+func TestIKETunnelAndRekeys(t *testing.T) {
+	for _, tc := range []struct{ name, ts string }{
+		{"gcm128", "esp-gcm 128"},
+		{"cbc256-sha256", "esp-aes 256 esp-sha256-hmac"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPair(t, policyFor("a", tc.ts, staticEntry), policyFor("b", tc.ts, staticEntry))
+			seq := p.establish(t)
+			cs := childSAs(p.a)
+			if len(cs) != 1 || !strings.Contains(cs[0].Transform.String(), map[string]string{"gcm128": "gcm", "cbc256-sha256": "cbc"}[tc.name]) {
+				t.Fatalf("A's CHILD_SAs: %+v", cs)
+			}
+			// A continuous stream across a CHILD_SA rekey and an IKE SA
+			// rekey loses nothing.
+			base := seq + 1
+			stop := make(chan struct{})
+			done := make(chan uint32)
+			go func() {
+				s := base
+				for {
+					select {
+					case <-stop:
+						done <- s
+						return
+					default:
+					}
+					p.send(t, s)
+					s++
+					time.Sleep(200 * time.Microsecond)
+				}
+			}()
+			time.Sleep(100 * time.Millisecond)
+			p.a.neg.Engine.RekeyChildSA(cs[0].InSPI)
+			waitFor(t, "the CHILD_SA rekey", 5*time.Second, func() bool {
+				c := childSAs(p.a)
+				return len(c) == 1 && c[0].InSPI != cs[0].InSPI
+			})
+			ikeID := p.a.neg.Engine.SAs()[0].ID
+			p.b.neg.Engine.RekeyIKESA(p.b.neg.Engine.SAs()[0].ID)
+			waitFor(t, "the IKE SA rekey", 5*time.Second, func() bool {
+				s := p.a.neg.Engine.SAs()
+				return len(s) == 1 && s[0].ID != ikeID && len(s[0].Children) == 1
+			})
+			time.Sleep(400 * time.Millisecond) // past the rekey grace
+			close(stop)
+			last := <-done
+			waitFor(t, "the stream to arrive", 3*time.Second, func() bool {
+				for s := base; s < last; s++ {
+					if _, ok := p.received.Load(s); !ok {
+						return false
+					}
+				}
+				return true
+			})
+			if n := len(p.a.gw.Engine.SAD().Table().SAs()); n != 2 {
+				t.Errorf("A's SAD holds %d SAs after the rekeys, want the new pair", n)
+			}
+			t.Logf("%d datagrams across a CHILD_SA and an IKE SA rekey, none lost", last-base)
+		})
+	}
+}
+
+func TestIKEClearPropagatesAndRetriggers(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", staticEntry))
+	seq := p.establish(t)
+	old := childSAs(p.a)[0].InSPI
+	p.b.neg.Engine.ClearChildSAs(netip.Addr{}) // clear crypto sa on B
+	waitFor(t, "A's SAs to go with B's delete", 5*time.Second, func() bool {
+		return len(childSAs(p.a)) == 0 && p.a.gw.Engine.SAD().Table().Len() == 0
+	})
+	before := p.got.Load()
+	waitFor(t, "traffic to re-trigger a CHILD_SA", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		return p.got.Load() > before
+	})
+	if c := childSAs(p.a); len(c) != 1 || c[0].InSPI == old {
+		t.Fatalf("after re-trigger: %+v", c)
+	}
+}
+
+func TestIKEDynamicResponder(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", dynamicEntry))
+	p.establish(t)
+	sas := p.b.neg.Engine.SAs()
+	if len(sas) != 1 || !strings.HasPrefix(sas[0].Peer, "dynamic prof") {
+		t.Fatalf("B's IKE SAs: %+v", sas)
+	}
+	if c := childSAs(p.b); len(c) != 1 || c[0].Child != "crypto map vpn 65535 (dynamic-map dyn 10)" {
+		t.Fatalf("B's CHILD_SAs: %+v", c)
+	}
+	// B's outbound SA is bound, so B's host can answer.
+	if b := p.b.gw.Engine.Tables().Interfaces[1].Crypto.Bindings(); len(b) != 1 {
+		t.Fatalf("B's bindings: %+v", b)
+	}
+}
+
+func TestIKEPeers(t *testing.T) {
+	example, err := os.ReadFile("../examples/site-a.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, skipped := newIKESite(t, "a", string(example)).gw.IKEPeers()
+	if len(skipped) != 0 || len(peers) != 1 {
+		t.Fatalf("peers %+v skipped %q", peers, skipped)
+	}
+	p := peers[0]
+	if p.Name != "192.0.2.2" || p.Local != netip.MustParseAddr("192.0.2.1") || string(p.LocalPSK) != "example-psk-change-me" ||
+		p.DPD.Interval != 10*time.Second || p.DPD.OnDemand || len(p.Proposals) != 1 || len(p.Children) != 1 {
+		t.Fatalf("peer %+v", p)
+	}
+	c := p.Children[0]
+	if c.Name != "crypto map vpn 10" || len(c.Lines) != 1 || len(c.Proposals) != 2 || c.PFS != 19 {
+		t.Fatalf("child %+v", c)
+	}
+	// An entry without an IKEv2 profile is IKEv1's: named, not negotiated.
+	v1 := strings.Replace(policyFor("a", "esp-gcm 128", staticEntry), " set ikev2-profile prof\n", "", 1)
+	s := newIKESite(t, "a", v1)
+	if peers, skipped := s.gw.IKEPeers(); len(peers) != 0 || len(skipped) != 1 || !strings.Contains(skipped[0], "IKEv1") {
+		t.Fatalf("IKEv1 entry: peers %+v skipped %q", peers, skipped)
+	}
+}
+
+// testLogger writes the glue's and the engine's logs to the test log.
+func testLogger(t *testing.T, side string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("gw", side)
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
+}
