@@ -114,7 +114,8 @@ func run(ctx context.Context, o options) error {
 	for round := 1; round <= o.rounds; round++ {
 		for i, sc := range scs {
 			r := rows[sc.name]
-			if r.Skipped != "" || r.Error != "" {
+			// A scenario that has never come up is not tried again.
+			if r.Skipped != "" || r.Error != "" && len(r.TCP) == 0 {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
@@ -129,6 +130,7 @@ func run(ctx context.Context, o options) error {
 					return ctx.Err()
 				}
 				r.Error = err.Error()
+				r.Failures++
 				fmt.Fprintf(os.Stderr, "FAILED\n%v\n", err)
 				continue
 			}
@@ -171,13 +173,30 @@ func measure(ctx context.Context, sc *scenario, e *env) (tcp, udp float64, err e
 	if err := e.up(ctx, sc); err != nil {
 		return 0, 0, err
 	}
-	if tcp, err = e.tcp(ctx, e.opts.tcpTime); err != nil {
+	if tcp, err = retry(ctx, e, e.tcp, e.opts.tcpTime); err != nil {
 		return 0, 0, e.withLogs(err)
 	}
-	if udp, err = e.udp(ctx, e.opts.udpTime); err != nil {
+	if udp, err = retry(ctx, e, e.udp, e.opts.udpTime); err != nil {
 		return 0, 0, e.withLogs(err)
 	}
 	return tcp, udp, nil
+}
+
+// retry runs a measurement a second time if the first fails: iperf3's
+// control connection shares the saturated path with the test traffic, and
+// now and then a UDP flood loses the exchange at its end.
+func retry(ctx context.Context, e *env, m func(context.Context, time.Duration) (float64, error), d time.Duration) (float64, error) {
+	v, err := m(ctx, d)
+	if err == nil || ctx.Err() != nil {
+		return v, err
+	}
+	fmt.Fprintf(os.Stderr, "(retrying: %v) ", err)
+	if e.server.exited() {
+		if err := e.startServer(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return m(ctx, d)
 }
 
 func pick(list string) ([]*scenario, error) {

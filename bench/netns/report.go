@@ -26,8 +26,9 @@ type Row struct {
 	// (absent where that row has no figure).
 	TCPRatio map[string]float64 `json:"tcp_ratio,omitempty"`
 	UDPRatio map[string]float64 `json:"udp_ratio,omitempty"`
-	Error    string             `json:"error,omitempty"`   // why the scenario failed
-	Skipped  string             `json:"skipped,omitempty"` // why it did not run
+	Error    string             `json:"error,omitempty"`    // why the scenario last failed
+	Failures int                `json:"failures,omitempty"` // rounds that failed
+	Skipped  string             `json:"skipped,omitempty"`  // why it did not run
 }
 
 // Report is one run.
@@ -162,7 +163,7 @@ func (r *Report) table(w io.Writer) {
 			notes = append(notes, fmt.Sprintf("%s failed: %s", row.Scenario, row.Error))
 			continue
 		case row.Error != "":
-			notes = append(notes, fmt.Sprintf("%s failed in a later round (figures from %d round(s)): %s", row.Scenario, len(row.TCP), row.Error))
+			notes = append(notes, fmt.Sprintf("%s failed in %d round(s) (figures from %d round(s)); last failure: %s", row.Scenario, row.Failures, len(row.TCP), row.Error))
 		}
 		pct := "–"
 		if v, ok := row.TCPRatio["kernel"]; ok {
