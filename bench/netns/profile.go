@@ -10,8 +10,8 @@ import (
 )
 
 // profileGateways brings the scenario up, runs one TCP stream through it
-// and meanwhile samples both gateways' processes with perf (user and
-// kernel time, per thread). It returns a text summary: where the CPU time
+// and meanwhile samples both gateways' processes with perf (their user
+// and kernel time). It returns a text summary: where the CPU time
 // of the gateway processes goes by binary (the gateway's own code against
 // the kernel's socket, veth and XDP work it drives) and by symbol.
 func profileGateways(ctx context.Context, sc *scenario, e *env, data string) (summary string, err error) {
