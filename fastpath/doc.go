@@ -63,6 +63,34 @@
 // workers (sequence numbers, replay windows, lifetimes) is atomic in
 // package sad.
 //
+// # One SA on several workers
+//
+// RSS on the outer addresses puts an SA's inbound traffic on one queue, and
+// a flow's outbound traffic on one worker, but nothing stops one SA from
+// being used by several workers (many inner flows into one tunnel, a peer
+// spraying an SA over several outer flows). The choice here is to make the
+// per-SA state safe to share rather than to own an SA per worker, and to
+// pay for the sharing once per vector, not per packet:
+//
+//   - outbound sequence numbers: the encrypt node reserves a block of
+//     consecutive numbers for all its packets of an SA in a vector with one
+//     CAS (sad.SA.ReserveSeq). Numbers are never reused or skipped on the
+//     sender, but two workers interleave their blocks, so the peer may see
+//     a packet up to about workers × batch numbers behind the newest: its
+//     anti-replay window should be at least that (IOS's default of 64 is
+//     enough for one worker; `crypto ipsec security-association replay
+//     window-size 1024` covers many);
+//   - inbound anti-replay: an RFC 6479 ring window whose every step is one
+//     CAS (package replay), so two workers never both accept a sequence
+//     number and a race only ever drops;
+//   - lifetimes: one atomic reservation of packets and bytes per SA per
+//     vector; counters: one slot per worker, summed when read.
+//
+// Owning an SA per worker (RFC 9611's per-CPU SAs) would spare the shared
+// cache lines but needs the peer to negotiate one SA per CPU; the shared
+// SA costs one CAS per 64 packets outbound and is measured in
+// docs/fastpath.md (`ipsecgw bench --workers 1,2`, one SA).
+//
 // # Rings
 //
 // Each worker has two single-producer/single-consumer rings (package

@@ -192,3 +192,32 @@ func TestNeighbors(t *testing.T) {
 		t.Fatal("With changed the original table")
 	}
 }
+
+// TestNeighborsMany fills the IPv4 index past several sizes and checks
+// every entry, misses on the wrong interface or address, and deletions.
+func TestNeighborsMany(t *testing.T) {
+	var ns []Neighbor
+	for i := range 1000 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})
+		ns = append(ns, Neighbor{Iface: i % 3, Addr: a, MAC: MAC{2, 0, 0, byte(i % 3), byte(i >> 8), byte(i)}})
+	}
+	n := NewNeighbors(ns)
+	n2 := n.With(nil, ns[:500])
+	for i, e := range ns {
+		if m, ok := n.Lookup(e.Iface, e.Addr); !ok || m != e.MAC {
+			t.Fatalf("entry %d: %v %v", i, m, ok)
+		}
+		if _, ok := n.Lookup(e.Iface+1, e.Addr); ok {
+			t.Fatalf("entry %d found on another interface", i)
+		}
+		if _, ok := n2.Lookup(e.Iface, e.Addr); ok != (i >= 500) {
+			t.Fatalf("entry %d after deleting the first 500: found %v", i, ok)
+		}
+	}
+	if _, ok := n.Lookup(0, netip.MustParseAddr("10.99.0.1")); ok {
+		t.Fatal("unknown address found")
+	}
+	if _, ok := NewNeighbors(nil).Lookup(0, netip.MustParseAddr("10.0.0.1")); ok {
+		t.Fatal("found in an empty table")
+	}
+}

@@ -43,21 +43,52 @@ type neighKey struct {
 type Neighbors struct {
 	m map[neighKey]MAC
 	// v4 indexes m's IPv4 entries by interface and address packed in one
-	// word: the per-packet lookup hashes 8 bytes instead of a netip.Addr.
-	v4 map[uint64]MAC
+	// word, in an open-addressing table (linear probing, at most half
+	// full): the per-packet lookup is a multiply and a probe or two
+	// instead of hashing a netip.Addr key.
+	v4     []neighSlot
+	v4Mask uint64
+}
+
+// neighSlot is one IPv4 entry; key 0 marks a free slot (real keys have
+// bit 63 set).
+type neighSlot struct {
+	key uint64
+	mac MAC
 }
 
 func key4Neigh(iface int, a [4]byte) uint64 {
-	return uint64(uint32(iface))<<32 | uint64(binary.BigEndian.Uint32(a[:]))
+	return 1<<63 | uint64(uint32(iface))<<32 | uint64(binary.BigEndian.Uint32(a[:]))
+}
+
+// slot4 is where key's probe sequence starts (Fibonacci hashing).
+func (t *Neighbors) slot4(key uint64) uint64 {
+	return (key * 0x9E3779B97F4A7C15 >> 32) & t.v4Mask
 }
 
 // index builds v4 from m.
 func (t *Neighbors) index() *Neighbors {
-	t.v4 = make(map[uint64]MAC)
-	for k, m := range t.m {
+	n := 0
+	for k := range t.m {
 		if k.addr.Is4() {
-			t.v4[key4Neigh(k.iface, k.addr.As4())] = m
+			n++
 		}
+	}
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	t.v4, t.v4Mask = make([]neighSlot, size), uint64(size-1)
+	for k, m := range t.m {
+		if !k.addr.Is4() {
+			continue
+		}
+		key := key4Neigh(k.iface, k.addr.As4())
+		i := t.slot4(key)
+		for t.v4[i].key != 0 {
+			i = (i + 1) & t.v4Mask
+		}
+		t.v4[i] = neighSlot{key, m}
 	}
 	return t
 }
@@ -91,8 +122,15 @@ func (t *Neighbors) With(add, del []Neighbor) *Neighbors {
 // Lookup returns the MAC of addr on interface iface.
 func (t *Neighbors) Lookup(iface int, addr netip.Addr) (MAC, bool) {
 	if addr.Is4() {
-		m, ok := t.v4[key4Neigh(iface, addr.As4())]
-		return m, ok
+		key := key4Neigh(iface, addr.As4())
+		for i := t.slot4(key); ; i = (i + 1) & t.v4Mask {
+			switch t.v4[i].key {
+			case key:
+				return t.v4[i].mac, true
+			case 0:
+				return MAC{}, false
+			}
+		}
 	}
 	m, ok := t.m[neighKey{iface, addr}]
 	return m, ok
