@@ -75,3 +75,34 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("exposure level %.1f, want below 3.0:\n%s", level, out)
 	}
 }
+
+// TestOperationsGuideCommands runs every ipsecgw command line that
+// docs/operations.md shows, with --help added: each names a real command
+// with real flags.
+func TestOperationsGuideCommands(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(controltest.Examples(), "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	inBlock := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "```") {
+			inBlock = !inBlock
+			continue
+		}
+		if !inBlock || !strings.HasPrefix(line, "ipsecgw ") {
+			continue
+		}
+		line, _, _ = strings.Cut(line, "#")
+		line, _, _ = strings.Cut(line, "|")
+		args := strings.Fields(line)[1:]
+		n++
+		if out, code := cli(append(args, "--help")...); code != 0 || strings.Contains(out, "unknown command") || strings.Contains(out, "unknown flag") {
+			t.Errorf("%s: exit %d\n%s", line, code, out)
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d command lines found in the guide", n)
+	}
+}
