@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,7 @@ type gatewayFlags struct {
 // add registers the flags on c, for c and its subcommands.
 func (f *gatewayFlags) add(c *cobra.Command) {
 	fs := c.PersistentFlags()
-	fs.StringVar(&f.socket, "socket", "", "the gateway's control socket `PATH` (default: control.socket of -c FILE, else "+config.DefaultControlSocket+")")
+	fs.StringVar(&f.socket, "socket", "", "the gateway's control socket `PATH` (default: control.socket of -c FILE, else $"+socketEnv+", else "+config.DefaultControlSocket+")")
 	fs.StringVarP(&f.config, "config", "c", "", "configuration `FILE` of the gateway, to find its control socket")
 	fs.BoolVar(&f.json, "json", false, "print the answer as JSON (the same content as the text)")
 }
@@ -47,10 +48,18 @@ func (f *gatewayFlags) client() (*control.Client, error) {
 		path = cfg.System.Control.Socket
 	}
 	if path == "" {
+		path = os.Getenv(socketEnv)
+	}
+	if path == "" {
 		path = config.DefaultControlSocket
 	}
 	return &control.Client{Path: path}, nil
 }
+
+// socketEnv is the variable that overrides control.socket when the gateway
+// reads its configuration; the CLI honours it too, so that an operator who
+// exports it (as the systemd unit's environment may) needs no flag.
+const socketEnv = "IPSECGW_CONTROL_SOCKET"
 
 // call sends a command to the gateway and decodes its answer into out.
 func (f *gatewayFlags) call(command string, args, out any) error {

@@ -489,3 +489,21 @@ func TestClearSessionLive(t *testing.T) {
 		return len(flows) == 2 && flows[0].Decaps > 0 && flows[1].Encaps > 0
 	})
 }
+
+// TestSocketFromEnvironment: without --socket or -c, the commands find the
+// gateway through IPSECGW_CONTROL_SOCKET, the variable that sets
+// control.socket for the gateway itself.
+func TestSocketFromEnvironment(t *testing.T) {
+	g := controltest.Start(t, controltest.WriteConfig(t, "a", "", 100))
+	t.Setenv("IPSECGW_CONTROL_SOCKET", g.Client.Path)
+	for _, args := range [][]string{{"show", "crypto", "ipsec", "transform-set"}, {"explain", "--in", "inside", "10.1.1.10", "10.2.1.10"}} {
+		if out, code := cli(args...); code != 0 || out == "" {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	// --socket still wins.
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	if out, code := cli("show", "crypto", "ipsec", "sa", "--socket", sock); code != 1 || !strings.Contains(out, sock) {
+		t.Errorf("--socket with the variable set: exit %d\n%s", code, out)
+	}
+}
