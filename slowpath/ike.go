@@ -42,7 +42,7 @@ import (
 //	go x.Run(ctx)                 // the engine's goroutine
 //	x.HandlePunt(slot)            // for every punt drained from a worker's ring
 //	x.ReportUsage()               // about once a second: traffic for DPD
-//	x.Shutdown(time.Second)       // delete the SAs with their peers, then cancel ctx
+//	x.Shutdown(time.Second, drain) // delete the SAs with their peers, then cancel ctx
 //
 // x.Engine is the *ike.Engine the operations layer takes (OpsConfig.IKE).
 type Negotiator struct {
@@ -125,7 +125,12 @@ func (x *Negotiator) Run(ctx context.Context) error { return x.Engine.Run(ctx) }
 func (x *Negotiator) SetPeers() error {
 	peers, skipped := x.gw().IKEPeers()
 	for _, s := range skipped {
-		x.warnOnce(s, "crypto map entry not negotiated by IKEv2", "reason", s)
+		switch {
+		case s.IKEv1 && x.ikev1 == nil:
+			x.warnOnce(s.String(), "IKEv1 entries are not negotiated yet: no SAs for this entry", "entry", s.Entry, "reason", s.Reason)
+		case !s.IKEv1:
+			x.warnOnce(s.String(), "crypto map entry not negotiated", "entry", s.Entry, "reason", s.Reason)
+		}
 	}
 	names := map[peerAddrs]string{}
 	for _, p := range peers {
@@ -328,11 +333,13 @@ func (x *Negotiator) IKESADown(sa *ike.IKESAInfo, reason ike.Reason) {
 }
 
 // Shutdown deletes every IKE SA with its peer and waits up to timeout for
-// the exchanges to finish (the workers must still run to send them); the
-// caller then cancels Run's context.
-func (x *Negotiator) Shutdown(timeout time.Duration) {
+// the exchanges to finish, calling drain between checks so the caller
+// serves the punt rings (the peers' answers) meanwhile; the workers must
+// still run. The caller then cancels Run's context.
+func (x *Negotiator) Shutdown(timeout time.Duration, drain func()) {
 	x.Engine.ClearIKESAs(netip.Addr{})
-	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		drain()
 		if len(x.Engine.SAs()) == 0 {
 			return
 		}

@@ -28,9 +28,9 @@ import (
 // from the IKEv2 policies that match the local address, dead peer
 // detection from the profile's dpd (else crypto isakmp keepalive).
 // Entries without an IKEv2 profile negotiate with IKEv1 and are left out;
-// each is named in skipped, as are peers the configuration cannot
+// each is listed in skipped, as are peers the configuration cannot
 // authenticate (no key in the keyring).
-func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []string) {
+func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []SkippedEntry) {
 	pol := g.Config.Policy
 	type peerKey struct {
 		local, remote netip.Addr
@@ -54,12 +54,12 @@ func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []string) {
 				continue
 			}
 			if e.IKEv2Profile == nil {
-				skipped = append(skipped, fmt.Sprintf("%s: no set ikev2-profile, so IKEv1 negotiates it", e.Name()))
+				skipped = append(skipped, SkippedEntry{Entry: e.Name(), IKEv1: true, Reason: "no set ikev2-profile: IKEv1 negotiates it"})
 				continue
 			}
 			child, err := childConfig(e)
 			if err != nil {
-				skipped = append(skipped, err.Error())
+				skipped = append(skipped, SkippedEntry{Entry: e.Name(), Reason: err.Error()})
 				continue
 			}
 			pr := e.IKEv2Profile
@@ -74,7 +74,7 @@ func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []string) {
 						if p == nil {
 							psk := keyringFor(pr, remote)
 							if psk == nil {
-								skipped = append(skipped, fmt.Sprintf("%s: keyring %s of ikev2 profile %s has no key covering %v", e.Name(), pr.KeyringName, pr.Name, remote))
+								skipped = append(skipped, SkippedEntry{Entry: e.Name(), Reason: fmt.Sprintf("keyring %s of ikev2 profile %s has no key covering %v", pr.KeyringName, pr.Name, remote)})
 								continue
 							}
 							p = peerConfig(pol, pr, psk, local, remote.Masked(), fmt.Sprintf("dynamic %s %v", pr.Name, remote.Masked()))
@@ -89,7 +89,7 @@ func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []string) {
 			for _, remote := range e.Peers {
 				local := cm.LocalFor(remote)
 				if !local.IsValid() {
-					skipped = append(skipped, fmt.Sprintf("%s: no local address of peer %v's family on %s", e.Name(), remote, cm.Interface))
+					skipped = append(skipped, SkippedEntry{Entry: e.Name(), Reason: fmt.Sprintf("no local address of peer %v's family on %s", remote, cm.Interface)})
 					continue
 				}
 				k := peerKey{local, remote}
@@ -100,7 +100,7 @@ func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []string) {
 						psk = pr.Keyring.Peer(remote)
 					}
 					if psk == nil {
-						skipped = append(skipped, fmt.Sprintf("%s: keyring %s of ikev2 profile %s has no key for peer %v", e.Name(), pr.KeyringName, pr.Name, remote))
+						skipped = append(skipped, SkippedEntry{Entry: e.Name(), Reason: fmt.Sprintf("keyring %s of ikev2 profile %s has no key for peer %v", pr.KeyringName, pr.Name, remote)})
 						continue
 					}
 					p = peerConfig(pol, pr, psk, local, netip.PrefixFrom(remote, remote.BitLen()), remote.String())
@@ -139,6 +139,16 @@ func (g *Gateway) IKEPeerName(local, remote netip.Addr) string {
 	}
 	return ""
 }
+
+// SkippedEntry is a crypto map entry (or one of its peers) IKEv2 does not
+// negotiate, and why.
+type SkippedEntry struct {
+	Entry  string
+	IKEv1  bool // the entry is IKEv1's (no set ikev2-profile)
+	Reason string
+}
+
+func (s SkippedEntry) String() string { return s.Entry + ": " + s.Reason }
 
 func addChild(p *ike.PeerConfig, c *ike.ChildConfig) {
 	if !slices.ContainsFunc(p.Children, func(o *ike.ChildConfig) bool { return o.Name == c.Name }) {

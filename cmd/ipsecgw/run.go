@@ -45,7 +45,11 @@ With AF_XDP interfaces (driver: afxdp) it runs until SIGINT or SIGTERM: start
 it in the gateway's network namespace, as root. It attaches its XDP programs,
 adds the configured addresses and static routes the kernel lacks, follows the
 kernel's neighbour table, and on exit detaches and removes what it added, then
-prints the same summary.`,
+prints the same summary. IKEv2 negotiates the ipsec-isakmp entries that name
+an ikev2-profile (traffic triggers it; peers may initiate, dynamic maps
+answer them); on exit the gateway deletes its IKE SAs with their peers.
+
+Offline (pcap) runs use manual SAs only: there is no peer to negotiate with.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfgPath == "" {
@@ -255,19 +259,44 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 		ws = append(ws, w)
 	}
 
+	// IKEv2 negotiates the ipsec-isakmp entries; it works on the gateway
+	// the operations layer holds, which reloads replace.
+	var ops *slowpath.Ops
+	var ikev2 *liveIKE
+	opsCfg := slowpath.OpsConfig{Logs: logs, Version: version}
+	if negotiates(cfg) {
+		if ikev2, err = startIKE(logs, func() *slowpath.Gateway { return ops.Gateway() }); err != nil {
+			return userErrorf("IKEv2: %v", err)
+		}
+		opsCfg.IKE = ikev2.neg.Engine
+	}
+
 	// The operations layer: control socket (show, clear, debug, explain,
 	// reload) and the metrics endpoint. A reload publishes a new Gateway;
-	// the XDP steering follows it.
-	ops := slowpath.NewOps(gw, slowpath.OpsConfig{Logs: logs, Version: version,
-		AfterReload: func(_, nw *slowpath.Gateway) {
-			if err := steer(ifs, nw); err != nil {
-				log.Error("re-programming XDP steering after reload", "error", err)
+	// the XDP steering and IKE's peers follow it.
+	opsCfg.AfterReload = func(_, nw *slowpath.Gateway) {
+		if err := steer(ifs, nw); err != nil {
+			log.Error("re-programming XDP steering after reload", "error", err)
+		}
+		switch {
+		case ikev2 != nil:
+			if err := ikev2.neg.SetPeers(); err != nil {
+				log.Error("giving IKEv2 the reloaded peers", "error", err)
 			}
-		}})
+		case negotiates(nw.Config):
+			log.Warn("the reloaded configuration has ipsec-isakmp entries: restart the gateway to start IKE")
+		}
+	}
+	ops = slowpath.NewOps(gw, opsCfg)
 	if err := ops.Start(); err != nil {
 		return userErrorf("%v", err)
 	}
 	defer ops.Close()
+	if ikev2 != nil {
+		if err := ikev2.run(); err != nil {
+			return userErrorf("IKEv2: %v", err)
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -285,8 +314,19 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 	}
 	log.Info("gateway running", "workers", len(ws), "interfaces", len(ifs))
 	punts := newPuntLog(log, gw, neigh)
+	drain := func() {
+		punts.gw = ops.Gateway()
+		for _, w := range ws {
+			punts.drain(w)
+		}
+	}
+	if ikev2 != nil {
+		punts.ike = ikev2.neg
+	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	usage := time.NewTicker(time.Second)
+	defer usage.Stop()
 	var runErr error
 loop:
 	for {
@@ -299,11 +339,15 @@ loop:
 		case <-hup:
 			reload(log, ops)
 		case <-tick.C:
-			punts.gw = ops.Gateway()
-			for _, w := range ws {
-				punts.drain(w)
+			drain()
+		case <-usage.C:
+			if ikev2 != nil {
+				ikev2.neg.ReportUsage()
 			}
 		}
+	}
+	if ikev2 != nil && runErr == nil {
+		ikev2.close(drain) // delete the SAs with the peers while workers still send
 	}
 	for _, w := range ws {
 		w.Stop()
@@ -369,13 +413,15 @@ func chunkSize(cfg *config.Config) int {
 	return size
 }
 
-// puntLog is the slow path of a run without IKE: it serves what workers
-// punt — neighbour misses go to the kernel (live) or are reported (offline,
-// where neighbours are static) — and says once per cause what is missing.
+// puntLog serves what workers punt: IKE datagrams, ACQUIREs and SA
+// lifetime events go to the IKE negotiator when one runs; neighbour misses
+// go to the kernel (live) or are reported (offline, where neighbours are
+// static); it says once per cause what is missing.
 type puntLog struct {
 	log   *slog.Logger
 	gw    *slowpath.Gateway
 	neigh *slowpath.NeighborFeed // nil offline
+	ike   *slowpath.Negotiator   // nil offline and without ipsec-isakmp entries
 	seen  map[string]bool
 }
 
@@ -393,6 +439,10 @@ func (p *puntLog) once(key, msg string, args ...any) {
 func (p *puntLog) drain(w *fastpath.Worker) {
 	r := w.Punts()
 	for s := r.Peek(); s != nil; s = r.Peek() {
+		if p.ike != nil && p.ike.HandlePunt(s) {
+			r.Release()
+			continue
+		}
 		ifName := ""
 		if s.Iface >= 0 {
 			ifName = p.gw.Engine.Tables().Interfaces[s.Iface].Name

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"ipsecgw/config"
+	"ipsecgw/logging"
+	"ipsecgw/slowpath"
+)
+
+// negotiates reports whether a configuration has crypto map entries that
+// IKE negotiates (static ipsec-isakmp entries or dynamic map templates),
+// so a live gateway runs the IKEv2 negotiator.
+func negotiates(cfg *config.Config) bool {
+	for _, m := range cfg.Policy.CryptoMaps {
+		for _, e := range m.Entries {
+			if e.Kind != config.ManualEntry {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// liveIKE is the IKEv2 side of a live gateway: the negotiator and its
+// engine's goroutine.
+type liveIKE struct {
+	neg  *slowpath.Negotiator
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// startIKE creates the negotiator over the gateway gw returns (the
+// operations layer's current one) and gives it the configuration's peers.
+// Run starts the engine.
+func startIKE(logs *logging.Logs, gw func() *slowpath.Gateway) (*liveIKE, error) {
+	neg, err := slowpath.NewNegotiator(slowpath.NegotiatorConfig{Gateway: gw, Logger: logs.Logger(logging.IKEv2)})
+	if err != nil {
+		return nil, err
+	}
+	return &liveIKE{neg: neg}, nil
+}
+
+// run configures the peers and starts the engine.
+func (l *liveIKE) run() error {
+	if err := l.neg.SetPeers(); err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	l.stop, l.done = stop, make(chan struct{})
+	go func() { l.neg.Run(ctx); close(l.done) }()
+	return nil
+}
+
+// close deletes the IKE SAs with their peers (drain serves the punt rings
+// meanwhile) and stops the engine.
+func (l *liveIKE) close(drain func()) {
+	if l.stop == nil {
+		return
+	}
+	l.neg.Shutdown(time.Second, drain)
+	l.stop()
+	<-l.done
+}
