@@ -111,6 +111,10 @@ func (h *Header) append(b []byte) []byte {
 type Message struct {
 	Header
 	Payloads []Payload
+	// Raw holds each decoded payload as received, generic header
+	// included, for the hashes that cover payloads as sent (RFC 2409
+	// HASH(1..3), SAi_b).
+	Raw [][]byte
 	// Body is everything after the header as received: the ciphertext of
 	// an encrypted message.
 	Body []byte
@@ -137,7 +141,7 @@ func Parse(b []byte) (*Message, error) {
 // Next payload from body (the plaintext of an encrypted message). Bytes
 // after the last payload are padding and ignored.
 func (m *Message) DecodePayloads(body []byte) error {
-	m.Payloads = m.Payloads[:0]
+	m.Payloads, m.Raw = m.Payloads[:0], m.Raw[:0]
 	next := m.Next
 	for next != PayloadNone {
 		if len(body) < 4 {
@@ -152,6 +156,7 @@ func (m *Message) DecodePayloads(body []byte) error {
 			return err
 		}
 		m.Payloads = append(m.Payloads, p)
+		m.Raw = append(m.Raw, body[:n:n])
 		next = PayloadType(body[0])
 		body = body[n:]
 	}

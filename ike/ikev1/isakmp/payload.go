@@ -187,16 +187,7 @@ func (p *Proposal) append(b []byte, next byte) []byte {
 func (t *Transform) append(b []byte, next byte) []byte {
 	at := len(b)
 	b = append(b, next, 0, 0, 0, t.Number, t.ID, 0, 0)
-	for _, a := range t.Attrs {
-		if a.Basic {
-			b = binary.BigEndian.AppendUint16(b, a.Type|0x8000)
-			b = binary.BigEndian.AppendUint16(b, a.Value)
-			continue
-		}
-		b = binary.BigEndian.AppendUint16(b, a.Type&0x7fff)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(a.Data)))
-		b = append(b, a.Data...)
-	}
+	b = AppendAttributes(b, t.Attrs)
 	binary.BigEndian.PutUint16(b[at+2:], uint16(len(b)-at))
 	return b
 }
@@ -352,24 +343,47 @@ func decodeProposal(b []byte) (Proposal, error) {
 
 func decodeTransform(b []byte) (Transform, error) {
 	t := Transform{Number: b[4], ID: b[5]}
-	b = b[8:]
+	var err error
+	t.Attrs, err = ParseAttributes(b[8:])
+	return t, err
+}
+
+// AppendAttributes encodes data attributes (transforms, RESPONDER-LIFETIME
+// notification data).
+func AppendAttributes(b []byte, attrs []Attribute) []byte {
+	for _, a := range attrs {
+		if a.Basic {
+			b = binary.BigEndian.AppendUint16(b, a.Type|0x8000)
+			b = binary.BigEndian.AppendUint16(b, a.Value)
+			continue
+		}
+		b = binary.BigEndian.AppendUint16(b, a.Type&0x7fff)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(a.Data)))
+		b = append(b, a.Data...)
+	}
+	return b
+}
+
+// ParseAttributes decodes a sequence of data attributes filling b.
+func ParseAttributes(b []byte) ([]Attribute, error) {
+	var out []Attribute
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return t, errf(ReasonShort, PayloadTransform, "attribute of %d bytes", len(b))
+			return nil, errf(ReasonShort, PayloadTransform, "attribute of %d bytes", len(b))
 		}
 		typ, v := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 		if typ&0x8000 != 0 {
-			t.Attrs = append(t.Attrs, BasicAttr(typ&0x7fff, v))
+			out = append(out, BasicAttr(typ&0x7fff, v))
 			b = b[4:]
 			continue
 		}
 		if int(v) > len(b)-4 {
-			return t, errf(ReasonLength, PayloadTransform, "attribute %d of %d bytes with %d left", typ, v, len(b)-4)
+			return nil, errf(ReasonLength, PayloadTransform, "attribute %d of %d bytes with %d left", typ, v, len(b)-4)
 		}
-		t.Attrs = append(t.Attrs, Attribute{Type: typ, Data: clone(b[4 : 4+v])})
+		out = append(out, Attribute{Type: typ, Data: clone(b[4 : 4+v])})
 		b = b[4+v:]
 	}
-	return t, nil
+	return out, nil
 }
 
 func decodeNotification(b []byte) (*Notification, error) {

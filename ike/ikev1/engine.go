@@ -1,0 +1,427 @@
+// Package ikev1 is the gateway's IKEv1 engine (RFC 2409 Main Mode and
+// Quick Mode with pre-shared keys, RFC 3947 NAT traversal, RFC 3706 dead
+// peer detection), for crypto map entries without an IKEv2 profile, as
+// IOS negotiates them.
+//
+// Data flow, the same as the IKEv2 engine's (package ike), whose
+// Transport, Installer, Acquire, ChildSA and Reason it uses, so the slow
+// path installs SAs of both versions the same way:
+//
+//	slow path ── Acquire / SoftExpire / Clear... ──▶ Engine ──▶ ike.Installer
+//	ike.Transport ── Receive(local, remote, datagram) ──▶ Engine ──▶ ike.Transport.Send
+//
+// The slow path demultiplexes UDP 500/4500 datagrams by the ISAKMP
+// header's major version (1: this engine, 2: package ike) and hands them
+// to Receive as they are on the wire, non-ESP marker included.
+//
+// An ISAKMP SA (isakmpSA, phase1.go) is set up by Main Mode: SA, KE and
+// nonces, then the encrypted IDs and hashes. Quick Mode exchanges
+// (quick.go) over it negotiate IPsec SAs from the crypto map entry's
+// transform sets (AH+ESP bundles included) and proxy IDs from its ACL
+// lines; each result goes to the Installer as one ike.ChildSA per
+// protocol. Informational exchanges (info.go) carry Delete, DPD and
+// errors. Keys come from keymat.go (RFC 2409 §5 and Appendix B), messages
+// from package isakmp.
+//
+// IKEv1 IPsec SAs are not owned by an ISAKMP SA: they outlive it, and
+// rekeys, deletes and DPD go over whichever ISAKMP SA is up with the peer
+// (a new one is negotiated when needed), as on IOS.
+//
+// Decisions where the RFCs or the IOS guide leave room:
+//   - A responder picks its lowest-priority policy that a peer transform
+//     matches; the lifetime is the shorter of both (IOS accepts a shorter
+//     peer lifetime; a longer one is cut to ours).
+//   - Quick mode: the responder takes the initiator's first acceptable
+//     proposal; proxy IDs must lie within one permit line (no narrowing
+//     in IKEv1), else INVALID_ID_INFORMATION and a log line per ACL line.
+//     Lifetimes are the shorter of both; a responder whose own are shorter
+//     says so with RESPONDER-LIFETIME.
+//   - The end that created an SA rekeys it at 85-90% of its lifetime, the
+//     other at 90-95%.
+//
+// One goroutine (Run) owns all state; every public method only queues
+// work for it. Time comes from package clock, so tests run
+// retransmissions, lifetimes and DPD on a fake clock.
+package ikev1
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ipsecgw/ike"
+	"ipsecgw/ike/clock"
+	"ipsecgw/ike/ikev1/isakmp"
+)
+
+// Engine is the IKEv1 engine. Create it with New, start Run, then use the
+// other methods from any goroutine.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+	clk clock.Clock
+
+	// Owned by the Run goroutine.
+	peers     peerIndex
+	sas       map[uint64]*isakmpSA // by our cookie
+	halfOpen  map[halfOpenKey]*isakmpSA
+	children  map[*child]bool
+	spis      map[uint32]*child // inbound SPIs in use or reserved (nil)
+	acquiring map[acquireKey]bool
+	nextID    uint64
+
+	mu      sync.Mutex
+	work    []func()
+	wake    chan struct{}
+	queued  atomic.Int64
+	stopped atomic.Bool
+	stats   stats
+}
+
+type halfOpenKey struct {
+	cky    uint64
+	remote netip.AddrPort
+}
+
+// acquireKey identifies a negotiation in progress for an Acquire.
+type acquireKey struct {
+	peer, child string
+	line        int
+	src, dst    netip.Addr // per-host only
+}
+
+// idBase keeps this engine's SA handles apart from the IKEv2 engine's
+// when one Installer serves both.
+const idBase = 1 << 32
+
+// New creates an engine. Its Installer and Transport are required.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Transport == nil || cfg.Installer == nil {
+		return nil, errors.New("ikev1: Config needs a Transport and an Installer")
+	}
+	cfg.setDefaults()
+	return &Engine{
+		cfg: cfg, log: cfg.Logger, clk: cfg.Clock,
+		sas: map[uint64]*isakmpSA{}, halfOpen: map[halfOpenKey]*isakmpSA{},
+		children: map[*child]bool{}, spis: map[uint32]*child{}, acquiring: map[acquireKey]bool{},
+		nextID: idBase, wake: make(chan struct{}, 1),
+	}, nil
+}
+
+func (e *Engine) post(f func()) {
+	e.mu.Lock()
+	e.work = append(e.work, f)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes work until ctx is done. On the way out it reports every
+// SA down (ReasonShutdown) without telling peers; call ClearISAKMPSAs and
+// ClearChildSAs first for a clean shutdown.
+func (e *Engine) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			e.stopped.Store(true)
+			e.runQueued()
+			for _, c := range e.sortedChildren() {
+				e.removeChild(c, ike.ReasonShutdown)
+			}
+			for _, sa := range e.sortedSAs() {
+				sa.destroy(ike.ReasonShutdown)
+			}
+			return ctx.Err()
+		case <-e.wake:
+			e.runQueued()
+		}
+	}
+}
+
+func (e *Engine) runQueued() {
+	for {
+		e.mu.Lock()
+		work := e.work
+		e.work = nil
+		e.mu.Unlock()
+		if len(work) == 0 {
+			return
+		}
+		for _, f := range work {
+			f()
+		}
+	}
+}
+
+// sync runs f on the engine goroutine and waits for it.
+func (e *Engine) sync(f func()) bool {
+	if e.stopped.Load() {
+		return false
+	}
+	done := make(chan struct{})
+	e.post(func() { f(); close(done) })
+	select {
+	case <-done:
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+// timer is a scheduled call on the engine goroutine that can be cancelled.
+type timer struct {
+	t         clock.Timer
+	cancelled bool
+}
+
+func (e *Engine) after(d time.Duration, f func()) *timer {
+	t := &timer{}
+	t.t = e.clk.AfterFunc(d, func() {
+		e.post(func() {
+			if !t.cancelled {
+				t.cancelled = true
+				f()
+			}
+		})
+	})
+	return t
+}
+
+func (t *timer) stop() {
+	if t != nil && !t.cancelled {
+		t.cancelled = true
+		t.t.Stop()
+	}
+}
+
+// jitter returns d reduced by a random lo..hi fraction of itself.
+func jitter(d time.Duration, lo, hi float64) time.Duration {
+	return d - time.Duration((lo+mrand.Float64()*(hi-lo))*float64(d))
+}
+
+func (e *Engine) retransmitDelay(n int) time.Duration {
+	r := e.cfg.Retransmit
+	return time.Duration(float64(r.Timeout) * math.Pow(r.Base, float64(n)))
+}
+
+// SetPeers replaces the peer configuration. SAs already up keep theirs
+// until rekeyed or cleared.
+func (e *Engine) SetPeers(peers []*PeerConfig) error {
+	names := map[string]bool{}
+	for _, p := range peers {
+		if err := p.check(); err != nil {
+			return fmt.Errorf("ikev1: %w", err)
+		}
+		if names[p.Name] {
+			return fmt.Errorf("ikev1: peer %q configured twice", p.Name)
+		}
+		names[p.Name] = true
+	}
+	idx := newPeerIndex(peers)
+	e.post(func() { e.peers = idx })
+	return nil
+}
+
+type peerIndex struct {
+	byName map[string]*PeerConfig
+	all    []*PeerConfig // most specific Remote first
+}
+
+func newPeerIndex(peers []*PeerConfig) peerIndex {
+	idx := peerIndex{byName: map[string]*PeerConfig{}, all: append([]*PeerConfig(nil), peers...)}
+	for _, p := range peers {
+		idx.byName[p.Name] = p
+	}
+	sort.SliceStable(idx.all, func(i, j int) bool { return idx.all[i].Remote.Bits() > idx.all[j].Remote.Bits() })
+	return idx
+}
+
+// peersFor lists the configs accepting a peer at remote on our local
+// address, most specific first.
+func (e *Engine) peersFor(local, remote netip.Addr) []*PeerConfig {
+	var out []*PeerConfig
+	for _, p := range e.peers.all {
+		if p.Remote.Contains(remote) && (!p.Local.IsValid() || p.Local == local) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("ikev1: no randomness: " + err.Error())
+	}
+	return b
+}
+
+func (e *Engine) newCookie() uint64 {
+	for {
+		c := binary.BigEndian.Uint64(randomBytes(8))
+		if c != 0 && e.sas[c] == nil {
+			return c
+		}
+	}
+}
+
+// newSPI reserves an unused inbound SPI (256 and up).
+func (e *Engine) newSPI() uint32 {
+	for {
+		spi := binary.BigEndian.Uint32(randomBytes(4))
+		if _, used := e.spis[spi]; spi >= 256 && !used {
+			e.spis[spi] = nil
+			return spi
+		}
+	}
+}
+
+func (e *Engine) releaseSPI(spi uint32) {
+	if c, ok := e.spis[spi]; ok && c == nil {
+		delete(e.spis, spi)
+	}
+}
+
+// send transmits one message, adding the non-ESP marker on the NAT-T port.
+func (e *Engine) send(local, remote netip.AddrPort, msg []byte) {
+	b := msg
+	if local.Port() == e.cfg.NATTPort {
+		b = make([]byte, 4+len(msg))
+		copy(b[4:], msg)
+	}
+	if err := e.cfg.Transport.Send(local, remote, b); err != nil {
+		e.stats.inc(cTxError)
+		e.log.Debug("send failed", "local", local, "remote", remote, "err", err)
+		return
+	}
+	e.stats.inc(cTx)
+}
+
+// Receive hands the engine a UDP datagram received on local from remote:
+// the payload exactly as on the wire (on the NAT-T port with its non-ESP
+// marker; a NAT keepalive is the single byte 0xFF), like ike.Engine's
+// Receive. It copies b.
+func (e *Engine) Receive(local, remote netip.AddrPort, b []byte) {
+	if e.queued.Load() >= int64(e.cfg.MaxQueue) {
+		e.stats.inc(cDropQueueFull)
+		return
+	}
+	e.queued.Add(1)
+	d := append([]byte(nil), b...)
+	e.post(func() {
+		e.queued.Add(-1)
+		e.receive(local, remote, d)
+	})
+}
+
+func (e *Engine) receive(local, remote netip.AddrPort, b []byte) {
+	e.stats.inc(cRx)
+	if local.Port() == e.cfg.NATTPort {
+		switch {
+		case len(b) == 1 && b[0] == 0xff:
+			e.stats.inc(cRxKeepalive)
+			return
+		case len(b) < 4 || binary.BigEndian.Uint32(b) != 0:
+			e.stats.inc(cDropESP)
+			return
+		}
+		b = b[4:]
+	}
+	m, err := isakmp.Parse(b)
+	if err != nil {
+		var ie *isakmp.Error
+		if errors.As(err, &ie) {
+			e.stats.incDecode(ie.Reason)
+		} else {
+			e.stats.inc(cDropOther)
+		}
+		e.log.Debug("dropped message", "remote", remote, "err", err)
+		return
+	}
+	if m.RCookie == 0 {
+		if m.Exchange != isakmp.ExchangeMain {
+			e.stats.inc(cDropUnexpected)
+			e.log.Debug("only main mode starts an ISAKMP SA", "remote", remote, "exchange", m.Exchange)
+			return
+		}
+		if sa := e.halfOpen[halfOpenKey{m.ICookie, remote}]; sa != nil {
+			sa.receive(local, remote, m, b)
+			return
+		}
+		e.mainModeRequest(local, remote, m, b)
+		return
+	}
+	sa := e.lookup(m.ICookie, m.RCookie)
+	if sa == nil {
+		e.stats.inc(cDropUnknownSPI)
+		e.log.Debug("message for unknown ISAKMP SA", "remote", remote, "cky_i", fmt.Sprintf("%016x", m.ICookie), "cky_r", fmt.Sprintf("%016x", m.RCookie), "exchange", m.Exchange)
+		return
+	}
+	sa.receive(local, remote, m, b)
+}
+
+func (e *Engine) lookup(ckyI, ckyR uint64) *isakmpSA {
+	if sa := e.sas[ckyR]; sa != nil && !sa.initiator && sa.ckyI == ckyI {
+		return sa
+	}
+	if sa := e.sas[ckyI]; sa != nil && sa.initiator && (sa.ckyR == 0 || sa.ckyR == ckyR) {
+		return sa
+	}
+	return nil
+}
+
+// digest identifies a received datagram for duplicate detection.
+func digest(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func (e *Engine) sortedSAs() []*isakmpSA {
+	out := make([]*isakmpSA, 0, len(e.sas))
+	for _, sa := range e.sas {
+		out = append(out, sa)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (e *Engine) sortedChildren() []*child {
+	out := make([]*child, 0, len(e.children))
+	for c := range e.children {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// established returns the newest established ISAKMP SA with the peer at
+// remote, or nil.
+func (e *Engine) established(remote netip.Addr) *isakmpSA {
+	var best *isakmpSA
+	for _, sa := range e.sas {
+		if sa.state == stateQMIdle && sa.remote.Addr() == remote && (best == nil || sa.id > best.id) {
+			best = sa
+		}
+	}
+	return best
+}
+
+// connecting returns an ISAKMP SA we are initiating with remote, or nil.
+func (e *Engine) connecting(remote netip.Addr) *isakmpSA {
+	for _, sa := range e.sortedSAs() {
+		if sa.initiator && sa.state != stateQMIdle && !sa.dead && sa.remote.Addr() == remote {
+			return sa
+		}
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package ikev1
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"ipsecgw/crypto"
+	"ipsecgw/ike"
+	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/message"
+)
+
+func TestMainModeQuickMode(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	s := sa[0]
+	if s.Protocol != message.ProtoESP || s.Transform != setAES256SHA.ESP || s.Mode != ike.ModeTunnel || s.Encap || s.PFS != 0 {
+		t.Errorf("negotiated %v", s)
+	}
+	if got := s.LocalTS[0].String() + " " + s.RemoteTS[0].String(); !contains(got, "10.1.1.0/24") || !contains(got, "10.2.2.0/24") {
+		t.Errorf("proxy IDs %s", got)
+	}
+	for _, n := range []*node{a, b} {
+		sas := n.e.SAs()
+		if len(sas) != 1 || sas[0].State != "QM_IDLE" || sas[0].Status != "ACTIVE" || sas[0].Policy.Priority != 10 {
+			t.Errorf("%s: show crypto isakmp sa: %+v", n.name, sas)
+		}
+		if st := n.e.Stats(); st["isakmp_sa_up"] != 1 || st["ipsec_sa_up"] != 1 {
+			t.Errorf("%s: stats %v", n.name, st)
+		}
+	}
+	if sas := a.e.SAs(); sas[0].Dst.Addr() != netip.MustParseAddr("127.0.0.2") || !sas[0].Initiator {
+		t.Errorf("A's view %+v", sas[0])
+	}
+	// A second acquire reuses the ISAKMP SA: quick mode only.
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	if ev := a.rec.wait(&a.ev, kind("out")); ev.sa.InSPI == sa[0].InSPI || ev.old != nil {
+		t.Errorf("second quick mode: %v", ev)
+	}
+	if n := len(a.e.SAs()); n != 1 {
+		t.Errorf("%d ISAKMP SAs after a second quick mode", n)
+	}
+}
+
+func TestPFSAndPolicyChoice(t *testing.T) {
+	pa, pb := defaultPeers(setGCM128)
+	pa.Children[0].PFS, pb.Children[0].PFS = keymat.ECP256, keymat.ECP256
+	// B only has the 3DES policy: A's second choice wins.
+	pb.Policies = pb.Policies[1:]
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	if sa[0].PFS != keymat.ECP256 || sa[0].Transform.Cipher != crypto.CipherAESGCM16 {
+		t.Errorf("negotiated %v PFS %v", sa[0], sa[0].PFS)
+	}
+	if p := a.e.SAs()[0].Policy; p.Cipher != crypto.Cipher3DES || p.Group != keymat.MODP1024 {
+		t.Errorf("policy %v", p)
+	}
+}
+
+func TestPFSMismatch(t *testing.T) {
+	pa, pb := defaultPeers()
+	pb.Children[0].PFS = keymat.MODP2048
+	a, b := newPair(t, pa, pb, nil)
+	var ia int
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	a.rec.wait(&ia, kind("failed"))
+	if !contains(b.logs.String(), "no transform set of the entry matches") {
+		t.Error("responder did not log the proposal mismatch")
+	}
+}
+
+func TestAHESPBundle(t *testing.T) {
+	pa, pb := defaultPeers(setAHESP)
+	a, b := newPair(t, pa, pb, nil)
+	sa, sb := establish(t, a, b, 2)
+	protos := map[message.ProtocolID]bool{}
+	for _, s := range append(sa, sb...) {
+		protos[s.Protocol] = true
+	}
+	if !protos[message.ProtoAH] || !protos[message.ProtoESP] {
+		t.Fatalf("bundle has %v", protos)
+	}
+	for _, s := range sa {
+		if s.Protocol == message.ProtoAH && (s.Transform.Cipher != crypto.CipherNone || s.Transform.Integ != crypto.IntegHMACSHA256_128) {
+			t.Errorf("AH SA %v", s)
+		}
+	}
+}
+
+// TestGuideTransportMode negotiates the guide's example (policy 10: aes
+// 256, pre-share, lifetime 180; transform set aesset esp-aes 256
+// esp-sha-hmac mode transport) against its mirror.
+func TestGuideTransportMode(t *testing.T) {
+	mk := func(name, local, remote string, line ike.ACLLine) *PeerConfig {
+		return &PeerConfig{
+			Name: name, Local: netip.MustParseAddr(local), Remote: netip.PrefixFrom(netip.MustParseAddr(remote), 32),
+			PSK: ike.Secret("cisco123"),
+			// IOS defaults for what the policy leaves out: hash sha, group 1.
+			Policies: []Policy{{Priority: 10, Cipher: crypto.CipherAESCBC, KeyBits: 256, Hash: HashSHA1, Group: keymat.MODP768, Lifetime: 180 * time.Second}},
+			Children: []*ChildConfig{{Name: "aesmap 10", Map: "aesmap", Seq: 10, ACL: "120", Lines: []ike.ACLLine{line},
+				TransformSets: []TransformSet{{Name: "aesset", ESP: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA1_96}}},
+				Mode:          ike.ModeTransport}},
+		}
+	}
+	pa := mk("10.0.110.1", "127.0.0.1", "127.0.0.2", aclLine(1, "10.0.110.0/24", "10.0.110.0/24"))
+	pb := mk("10.0.110.2", "127.0.0.2", "127.0.0.1", aclLine(1, "10.0.110.0/24", "10.0.110.0/24"))
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	if sa[0].Mode != ike.ModeTransport {
+		t.Errorf("mode %v", sa[0].Mode)
+	}
+	if l := a.e.SAs()[0].Lifetime; l != 180*time.Second {
+		t.Errorf("ISAKMP lifetime %v", l)
+	}
+}
+
+func TestProxyIDMismatch(t *testing.T) {
+	pa := sitePeer("to-b", "127.0.0.1", "127.0.0.2", []TransformSet{setAES256SHA}, aclLine(1, "10.1.1.0/24", "10.2.2.0/24"))
+	pb := sitePeer("to-a", "127.0.0.2", "127.0.0.1", []TransformSet{setAES256SHA}, aclLine(1, "10.2.2.0/24", "10.1.9.0/24"))
+	a, b := newPair(t, pa, pb, nil)
+	var ia int
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	ev := a.rec.wait(&ia, kind("failed"))
+	if !contains(ev.err.Error(), "INVALID_ID_INFORMATION") {
+		t.Errorf("initiator failure: %v", ev.err)
+	}
+	log := b.logs.String()
+	if !contains(log, "proxy identities not supported") || !contains(log, "101 line 1 (permit ip 10.2.2.0/24 10.1.9.0/24)") ||
+		!contains(log, "ACL destination") || !contains(log, "addresses do not overlap") {
+		t.Errorf("responder log does not say which line failed and why:\n%s", log)
+	}
+}
+
+func TestWrongPSK(t *testing.T) {
+	pa, pb := defaultPeers()
+	pb.PSK = ike.Secret("something else")
+	a, b := newPair(t, pa, pb, nil)
+	var ia int
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	a.rec.wait(&ia, kind("failed"))
+	if !contains(b.logs.String(), "pre-shared key") {
+		t.Error("responder does not point at the pre-shared key")
+	}
+	for _, n := range []*node{a, b} {
+		if contains(n.logs.String(), string(testPSK)) || contains(n.logs.String(), "something else") {
+			t.Error("a pre-shared key reached the log")
+		}
+	}
+}
+
+func TestDeleteBothWays(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	// A clears its SA: B hears the Delete.
+	a.e.DeleteChildSA(sa[0].InSPI)
+	if ev := b.rec.wait(&b.ev, kind("remove")); ev.reason != ike.ReasonDeletedByPeer || ev.sa.OutSPI != sa[0].InSPI {
+		t.Errorf("B removed %v", ev)
+	}
+	a.rec.wait(&a.ev, kind("remove"))
+	// A new one, cleared from B's side.
+	sa, _ = establish(t, a, b, 1)
+	b.e.ClearChildSAs(netip.Addr{})
+	if ev := a.rec.wait(&a.ev, kind("remove")); ev.reason != ike.ReasonDeletedByPeer || ev.sa.InSPI != sa[0].InSPI {
+		t.Errorf("A removed %v", ev)
+	}
+	// ISAKMP SA delete from B.
+	b.e.ClearISAKMPSAs(netip.Addr{})
+	if ev := a.rec.wait(&a.ev, kind("down")); ev.reason != ike.ReasonDeletedByPeer {
+		t.Errorf("A's ISAKMP SA down with %v", ev.reason)
+	}
+	if len(a.e.SAs()) != 0 || len(b.e.SAs()) != 0 {
+		t.Errorf("ISAKMP SAs left: %v %v", a.e.SAs(), b.e.SAs())
+	}
+}
+
+func TestDPDSilentPeer(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.DPD = ike.DPD{Interval: 500 * time.Millisecond, Retry: 100 * time.Millisecond, Retries: 2}
+	pb.DPD = pa.DPD
+	a, b := newPair(t, pa, pb, nil)
+	establish(t, a, b, 1)
+	// Both answer R-U-THERE while alive.
+	time.Sleep(1200 * time.Millisecond)
+	if a.e.Stats()["dpd_sent"] == 0 {
+		t.Error("no DPD sent while idle")
+	}
+	if len(a.e.SAs()) != 1 {
+		t.Fatal("ISAKMP SA lost while the peer answered")
+	}
+	b.gate.closed.Store(true)
+	var ia int
+	if ev := a.rec.wait(&ia, func(ev event) bool { return ev.kind == "remove" }); ev.reason != ike.ReasonPeerDead {
+		t.Errorf("removed with %v", ev.reason)
+	}
+	if ev := a.rec.wait(&ia, kind("down")); ev.reason != ike.ReasonPeerDead {
+		t.Errorf("ISAKMP SA down with %v", ev.reason)
+	}
+}
+
+func TestRekeyIPsecSA(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.Children[0].Lifetime.Seconds = 3 * time.Second
+	pb.Children[0].Lifetime.Seconds = 3 * time.Second
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	var ia, ib int
+	// The initiator rekeys first (85-90%): new SA replaces the old one,
+	// then the old one goes.
+	ev := a.rec.wait(&ia, func(ev event) bool { return ev.kind == "out" && ev.sa.InSPI != sa[0].InSPI })
+	if ev.old == nil || ev.old.InSPI != sa[0].InSPI {
+		t.Fatalf("rekeyed SA replaces %v", ev.old)
+	}
+	if ev := a.rec.wait(&ia, kind("remove")); ev.sa.InSPI != sa[0].InSPI || ev.reason != ike.ReasonRekeyed {
+		t.Errorf("A removed %v", ev)
+	}
+	if ev := b.rec.wait(&ib, func(ev event) bool { return ev.kind == "out" && ev.old != nil }); ev.old.OutSPI != sa[0].InSPI {
+		t.Errorf("B's switch %v", ev)
+	}
+	if ev := b.rec.wait(&ib, kind("remove")); ev.sa.OutSPI != sa[0].InSPI || ev.reason != ike.ReasonRekeyed {
+		t.Errorf("B removed %v", ev)
+	}
+}
+
+func TestRekeyISAKMPSA(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	establish(t, a, b, 1)
+	old := a.e.SAs()[0].ConnID
+	a.e.RekeyISAKMPSA(old)
+	var ia, ib int
+	a.rec.wait(&ia, kind("up"))
+	if ev := a.rec.wait(&ia, kind("up")); ev.ike.RekeyOf != old {
+		t.Errorf("new ISAKMP SA replaces %d, want %d", ev.ike.RekeyOf, old)
+	}
+	if ev := a.rec.wait(&ia, kind("down")); ev.ike.ID != old || ev.reason != ike.ReasonRekeyed {
+		t.Errorf("down %v", ev)
+	}
+	b.rec.wait(&ib, kind("down"))
+	// The IPsec SA survived and quick mode runs over the new SA.
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	a.rec.wait(&ia, kind("out"))
+	if len(a.e.SAs()) != 1 || len(b.e.SAs()) != 1 {
+		t.Errorf("SAs: %v / %v", a.e.SAs(), b.e.SAs())
+	}
+}
