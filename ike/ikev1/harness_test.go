@@ -96,9 +96,11 @@ func (r *recorder) RemoveChildSA(sa *ike.ChildSA, why ike.Reason) {
 	r.add(event{kind: "remove", sa: sa, reason: why})
 }
 
-func (r *recorder) IKESAUp(sa *ike.IKESAInfo)                { r.add(event{kind: "up", ike: sa}) }
-func (r *recorder) IKESADown(sa *ike.IKESAInfo, w ike.Reason) { r.add(event{kind: "down", ike: sa, reason: w}) }
-func (r *recorder) AcquireFailed(a ike.Acquire, err error)    { r.add(event{kind: "failed", err: err}) }
+func (r *recorder) IKESAUp(sa *ike.IKESAInfo) { r.add(event{kind: "up", ike: sa}) }
+func (r *recorder) IKESADown(sa *ike.IKESAInfo, w ike.Reason) {
+	r.add(event{kind: "down", ike: sa, reason: w})
+}
+func (r *recorder) AcquireFailed(a ike.Acquire, err error) { r.add(event{kind: "failed", err: err}) }
 
 // wait returns the first event after *from that matches, advancing *from.
 func (r *recorder) wait(from *int, match func(event) bool) event {
