@@ -182,6 +182,13 @@ access-list 105 permit ip 10.1.5.0 0.0.0.255 10.2.5.0 0.0.0.255
 	if manualPair(t, ops.Gateway(), 10).Out != e10.Out {
 		t.Error("entry 10 replaced by an unrelated change")
 	}
+	// With the old SA unbound, the flow asks IKE for a new one, which is
+	// negotiated with the transform set as it is now.
+	x, err := ops.Explain(control.ExplainRequest{In: "inside", Src: "10.1.3.10", Dst: "10.2.3.10"})
+	if err != nil || x.Action != control.ActionNegotiate || x.Proposal == nil || len(x.Proposal.TransformSets) != 1 ||
+		x.Proposal.TransformSets[0].Transforms != "esp-gcm 256" {
+		t.Errorf("after the reload a new SA should be proposed with esp-gcm 256: %v %+v", err, x)
+	}
 
 	// Interfaces cannot change without a restart.
 	sys, err := os.ReadFile(path)
