@@ -1,0 +1,368 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"ipsecgw/crypto"
+	"ipsecgw/ike"
+	"ipsecgw/ike/ikev1"
+	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/udp"
+	"ipsecgw/spd"
+	"ipsecgw/topo"
+)
+
+var capture = flag.String("capture", "", "write the ISAKMP messages charon sends into this fuzz corpus directory")
+
+const psk = "interop-v1-psk-5e2b71"
+
+// recorder is the gateway's Installer.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	out    map[uint32]*ike.ChildSA // outbound-installed, by inbound SPI
+	notify chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{out: map[uint32]*ike.ChildSA{}, notify: make(chan struct{}, 1)}
+}
+
+func (r *recorder) note(format string, args ...any) {
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) InstallInbound(sa *ike.ChildSA) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note("in %08x", sa.InSPI)
+	return nil
+}
+
+func (r *recorder) InstallOutbound(sa, old *ike.ChildSA) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old != nil {
+		delete(r.out, old.InSPI)
+	}
+	r.out[sa.InSPI] = sa
+	r.note("out %08x", sa.InSPI)
+	return nil
+}
+
+func (r *recorder) RemoveChildSA(sa *ike.ChildSA, why ike.Reason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.out, sa.InSPI)
+	r.note("remove %08x %s", sa.InSPI, why)
+}
+
+func (r *recorder) IKESAUp(sa *ike.IKESAInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note("up %d", sa.ID)
+}
+
+func (r *recorder) IKESADown(sa *ike.IKESAInfo, why ike.Reason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note("down %d %s", sa.ID, why)
+}
+
+func (r *recorder) AcquireFailed(a ike.Acquire, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note("failed %s: %v", a.Child, err)
+}
+
+// wait blocks until cond holds (run with the lock held).
+func (r *recorder) wait(t *testing.T, what string, cond func(r *recorder) bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		r.mu.Lock()
+		ok := cond(r)
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.notify:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("gateway: timed out waiting for %s; events %v", what, r.events)
+		}
+	}
+}
+
+func (r *recorder) seen(prefix string) bool {
+	for _, e := range r.events {
+		if strings.HasPrefix(e, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// only returns the single outbound-installed SA, or nil.
+func (r *recorder) only() *ike.ChildSA {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.out) != 1 {
+		return nil
+	}
+	for _, sa := range r.out {
+		return sa
+	}
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type gateway struct {
+	e    *ikev1.Engine
+	rec  *recorder
+	logs *syncBuffer
+}
+
+func inNamespace(name string, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return f()
+}
+
+func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerConfig) *gateway {
+	t.Helper()
+	var conn *udp.Conn
+	if err := inNamespace(ns, func() (err error) {
+		conn, err = udp.Listen([]netip.Addr{local}, 500, 4500)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{rec: newRecorder(), logs: &syncBuffer{}}
+	e, err := ikev1.New(ikev1.Config{
+		Transport: conn, Installer: g.rec,
+		Logger:     slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Retransmit: ike.Retransmit{Timeout: time.Second, Base: 1.4, Tries: 3},
+		RekeyGrace: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetPeers([]*ikev1.PeerConfig{peer}); err != nil {
+		t.Fatal(err)
+	}
+	g.e = e
+	recv := e.Receive
+	if *capture != "" {
+		recv = captureTo(t, *capture, e.Receive)
+	}
+	conn.Serve(recv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		conn.Close()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.logs.String())
+		}
+	})
+	return g
+}
+
+// captureTo saves the ISAKMP messages charon sends as fuzz seeds.
+func captureTo(t *testing.T, dir string, next func(l, r netip.AddrPort, b []byte)) func(l, r netip.AddrPort, b []byte) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	return func(l, r netip.AddrPort, b []byte) {
+		msg := b
+		if l.Port() == 4500 {
+			if len(b) < 4 || !bytes.Equal(b[:4], []byte{0, 0, 0, 0}) {
+				next(l, r, b)
+				return
+			}
+			msg = b[4:]
+		}
+		mu.Lock()
+		n++
+		name := filepath.Join(dir, fmt.Sprintf("%s-%02d", strings.ReplaceAll(t.Name(), "/", "-"), n))
+		mu.Unlock()
+		os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", msg)), 0o644)
+		next(l, r, b)
+	}
+}
+
+// Topology: ipsecgw in site A's gateway namespace (LAN 10.1.1.0/24),
+// charon in site B's (LAN 10.2.2.0/24).
+type env struct {
+	tp            *topo.Topology
+	gwAddr, their netip.Addr
+	c             *charon
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("interop tests need root for network namespaces")
+	}
+	if _, err := os.Stat(charonBin); err != nil {
+		t.Skip("strongSwan charon not installed (apt-get install strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins)")
+	}
+	tp, err := topo.Build(topo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	e := &env{tp: tp, gwAddr: tp.A.Outside.Addr(), their: tp.B.Outside.Addr()}
+	e.c = startCharon(t, tp.B.GatewayNS)
+	return e
+}
+
+func (e *env) swanctlConf(ikeProposals, espProposals, extra, childExtra string) string {
+	return fmt.Sprintf(`connections {
+  s2s {
+    version = 1
+    aggressive = no
+    local_addrs = %[1]s
+    remote_addrs = %[2]s
+    proposals = %[3]s
+    rekey_time = 0
+    %[5]s
+    local {
+      auth = psk
+      id = %[1]s
+    }
+    remote {
+      auth = psk
+      id = %[2]s
+    }
+    children {
+      net {
+        local_ts = %[7]s
+        remote_ts = %[8]s
+        esp_proposals = %[4]s
+        rekey_time = 0
+        start_action = none
+        %[6]s
+      }
+    }
+  }
+}
+secrets {
+  ike-gw {
+    id-a = %[1]s
+    id-b = %[2]s
+    secret = "%[9]s"
+  }
+}
+`, e.their, e.gwAddr, ikeProposals, espProposals, extra, childExtra, e.tp.B.LAN(), e.tp.A.LAN(), psk)
+}
+
+func (e *env) peer(pol ikev1.Policy, set ikev1.TransformSet, pfs keymat.Group) *ikev1.PeerConfig {
+	line := ike.ACLLine{Line: 1, Text: fmt.Sprintf("permit ip %s %s", e.tp.A.LAN(), e.tp.B.LAN()),
+		Sel: spd.Selector{Src: e.tp.A.LAN(), Dst: e.tp.B.LAN()}}
+	return &ikev1.PeerConfig{
+		Name: "charon", Local: e.gwAddr, Remote: netip.PrefixFrom(e.their, 32), PSK: ike.Secret(psk),
+		Policies: []ikev1.Policy{pol},
+		Children: []*ikev1.ChildConfig{{Name: "vpnmap 10", Map: "vpnmap", Seq: 10, ACL: "101", Lines: []ike.ACLLine{line},
+			TransformSets: []ikev1.TransformSet{set}, PFS: pfs}},
+	}
+}
+
+var (
+	polAES256SHA1 = ikev1.Policy{Priority: 10, Cipher: crypto.CipherAESCBC, KeyBits: 256, Hash: ikev1.HashSHA1, Group: keymat.MODP1024}
+	polAES128SHA2 = ikev1.Policy{Priority: 10, Cipher: crypto.CipherAESCBC, KeyBits: 128, Hash: ikev1.HashSHA256, Group: keymat.MODP2048}
+	setAES256SHA1 = ikev1.TransformSet{Name: "aes256-sha", ESP: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA1_96}}
+	setGCM128     = ikev1.TransformSet{Name: "gcm128", ESP: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}}
+)
+
+// sameChild checks that charon's view of an IPsec SA mirrors ours.
+func sameChild(t *testing.T, ours *ike.ChildSA, theirs viciChild, encr, keysize, integ string) {
+	t.Helper()
+	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
+		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
+	}
+	if theirs.Encr != encr || theirs.EncrKeysize != keysize || theirs.Integ != integ {
+		t.Fatalf("charon's IPsec SA uses %s/%s/%s, want %s/%s/%s (ours %v)", theirs.Encr, theirs.EncrKeysize, theirs.Integ, encr, keysize, integ, ours.Transform)
+	}
+	if theirs.Encap != "yes" || !ours.Encap || ours.LocalPort != 4500 || ours.RemotePort != 4500 {
+		t.Fatalf("UDP encapsulation: charon %q, ours %v %d-%d", theirs.Encap, ours.Encap, ours.LocalPort, ours.RemotePort)
+	}
+	if theirs.Mode != "TUNNEL" || theirs.Protocol != "ESP" {
+		t.Fatalf("charon: %s %s", theirs.Mode, theirs.Protocol)
+	}
+	if strings.Join(theirs.LocalTS, " ") != ours.RemoteTS[0].String() || strings.Join(theirs.RemoteTS, " ") != ours.LocalTS[0].String() {
+		t.Fatalf("proxy IDs: charon %v === %v, ours %v === %v", theirs.LocalTS, theirs.RemoteTS, ours.LocalTS, ours.RemoteTS)
+	}
+}
+
+func oneIKE(sas []viciIKE) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
+
+func oneChild(sas []viciIKE) bool {
+	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].Children[0].State == "INSTALLED"
+}
+
+func sameISAKMP(t *testing.T, ours ikev1.ISAKMPSAInfo, theirs viciIKE) {
+	t.Helper()
+	if theirs.Version != "1" || theirs.State != "ESTABLISHED" {
+		t.Fatalf("charon: IKEv%s %s", theirs.Version, theirs.State)
+	}
+	if ours.State != "QM_IDLE" || !ours.NAT || ours.Dst.Port() != 4500 {
+		t.Fatalf("ours: %+v (charon's kernel-libipsec fakes a NAT: we must float to 4500)", ours)
+	}
+}

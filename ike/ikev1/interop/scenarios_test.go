@@ -1,0 +1,103 @@
+package interop
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"ipsecgw/ike"
+)
+
+// TestGatewayInitiates: ipsecgw starts main mode and quick mode towards
+// charon (aes256-sha1-modp1024, ESP aes256-sha1), rekeys the IPsec SA and
+// deletes it; charon deletes the ISAKMP SA.
+func TestGatewayInitiates(t *testing.T) {
+	e := setup(t)
+	e.c.load(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "", ""))
+	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
+	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	sas := e.c.waitSAs("one IPsec SA", oneChild)
+	ours := g.rec.only()
+	sameChild(t, ours, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA1_96")
+	sameISAKMP(t, g.e.SAs()[0], sas[0])
+	if sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].DH != "MODP_1024" {
+		t.Fatalf("charon's ISAKMP SA %+v", sas[0])
+	}
+
+	// Quick mode rekey: charon ends with only the new SA.
+	g.e.RekeyChildSA(ours.InSPI)
+	g.rec.wait(t, "the rekeyed SA", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 1 })
+	next := g.rec.only()
+	if next.InSPI == ours.InSPI {
+		t.Fatal("rekey kept the SPI")
+	}
+	sas = e.c.waitSAs("the rekeyed SA alone", func(s []viciIKE) bool {
+		return oneChild(s) && s[0].Children[0].SPIIn == fmtSPI(next.OutSPI)
+	})
+	sameChild(t, next, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA1_96")
+
+	// Delete from our side.
+	g.e.DeleteChildSA(next.InSPI)
+	e.c.waitSAs("no IPsec SA", func(s []viciIKE) bool { return oneIKE(s) && len(s[0].Children) == 0 })
+
+	// charon deletes the ISAKMP SA.
+	e.c.mustSwanctl("--terminate", "--ike", "s2s")
+	g.rec.wait(t, "the ISAKMP SA going", func(r *recorder) bool { return r.seen("down") })
+	if n := len(g.e.SAs()); n != 0 {
+		t.Fatalf("%d ISAKMP SAs left", n)
+	}
+}
+
+// TestCharonInitiates: charon starts (aes128-sha256-modp2048, ESP
+// aes128gcm16 with PFS), then deletes the IPsec SA.
+func TestCharonInitiates(t *testing.T) {
+	e := setup(t)
+	e.c.load(e.swanctlConf("aes128-sha256-modp2048", "aes128gcm16-modp2048", "", ""))
+	p := e.peer(polAES128SHA2, setGCM128, 14)
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	e.c.mustSwanctl("--initiate", "--child", "net")
+	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	sas := e.c.waitSAs("one IPsec SA", oneChild)
+	ours := g.rec.only()
+	sameChild(t, ours, sas[0].Children[0], "AES_GCM_16", "128", "")
+	sameISAKMP(t, g.e.SAs()[0], sas[0])
+	if ours.PFS != 14 || sas[0].Children[0].DH != "MODP_2048" {
+		t.Fatalf("PFS: ours %v, charon %q", ours.PFS, sas[0].Children[0].DH)
+	}
+	e.c.mustSwanctl("--terminate", "--child", "net")
+	g.rec.wait(t, "the IPsec SA deleted by charon", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 0 })
+	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
+		t.Fatalf("events %v", g.rec.events)
+	}
+}
+
+// TestDPDNoticesDeadCharon: with crypto isakmp keepalive, a killed charon
+// is declared dead and its SAs removed.
+func TestDPDNoticesDeadCharon(t *testing.T) {
+	e := setup(t)
+	e.c.load(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "dpd_delay = 1s", ""))
+	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
+	p.DPD = ike.DPD{Interval: 2e9, Retry: 5e8, Retries: 2}
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
+	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	e.c.waitSAs("one IPsec SA", oneChild)
+	e.c.kill()
+	g.rec.wait(t, "peer dead", func(r *recorder) bool { return r.seen("down") && len(r.out) == 0 })
+	if !g.rec.seen("down") || !contains(g.rec.events, "peer dead") {
+		t.Fatalf("events %v", g.rec.events)
+	}
+}
+
+func fmtSPI(v uint32) string { return fmt.Sprintf("%08x", v) }
+
+func contains(events []string, sub string) bool {
+	for _, e := range events {
+		if strings.Contains(e, sub) {
+			return true
+		}
+	}
+	return false
+}
