@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func profileGateways(ctx context.Context, sc *scenario, e *env, data string) (su
 		bps, err := e.tcp(ctx, e.opts.profileTime+3*time.Second)
 		done <- result{bps, err}
 	}()
+	os.Remove(data)                     // perf would keep the previous recording as data.old
 	time.Sleep(1500 * time.Millisecond) // past slow start
 	rec := []string{"record", "-F", "999", "-o", data, "-p", strings.Join(pids, ","), "--", "sleep", seconds(e.opts.profileTime)}
 	if out, err := exec.CommandContext(ctx, "perf", rec...).CombinedOutput(); err != nil {

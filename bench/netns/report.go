@@ -183,9 +183,9 @@ func (r *Report) table(w io.Writer) {
 // with min–max whiskers over rounds.
 func (r *Report) svg() []byte {
 	const (
-		width    = 760
-		label    = 250 // left column for scenario titles
-		plotW    = 400
+		width    = 800
+		label    = 300 // left column for scenario titles
+		plotW    = 420
 		barH     = 22
 		gap      = 10
 		panelTop = 50
