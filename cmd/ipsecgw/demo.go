@@ -30,6 +30,7 @@ func init() {
 
 type demoOptions struct {
 	transform string
+	keying    string // "ike" or "manual"
 	seconds   int
 	keep      bool
 }
@@ -44,10 +45,16 @@ func newDemoCmd() *cobra.Command {
   host-a ── gw-a ══ wire ══ gw-b ── host-b
 
 starts an ipsecgw gateway (AF_XDP on both of its interfaces) in each gateway
-namespace with manual SAs keyed for this run, and then shows the tunnel at
-work: ping and ping6 across, what the wire carries (ESP only), a TCP transfer
-with iperf3, and each gateway's counters and SAs. It removes everything it
-created when it ends, also when interrupted. Needs root.`,
+namespace, and then shows the tunnel at work: ping and ping6 across (the
+first packets make IKEv2 negotiate the SAs), what the wire carries (ESP
+only), a TCP transfer with iperf3, gw-a's show crypto ikev2 sa and show
+crypto ipsec sa, and each gateway's counters. It removes everything it
+created when it ends, also when interrupted. Needs root.
+
+By default the gateways negotiate with IKEv2, authenticated by a pre-shared
+key generated for this run (written only to the gateways' configuration
+files, mode 0600, and removed at the end; never printed). --keying manual
+uses manual SAs (set session-key) with keys generated for this run instead.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +63,7 @@ created when it ends, also when interrupted. Needs root.`,
 		},
 	}
 	c.Flags().StringVar(&o.transform, "transform", "esp-gcm 128", "transform set of the tunnel, as in `crypto ipsec transform-set` (e.g. \"esp-aes 256 esp-sha256-hmac\")")
+	c.Flags().StringVar(&o.keying, "keying", "ike", "how the SAs are keyed: ike (IKEv2 with a pre-shared key) or manual (set session-key)")
 	c.Flags().IntVar(&o.seconds, "seconds", 3, "length of the TCP transfer in seconds")
 	c.Flags().BoolVar(&o.keep, "keep", false, "leave the tunnel up until Ctrl-C (try ipsecgw show commands in another terminal)")
 	return c
@@ -81,7 +89,7 @@ type demoGateway struct {
 	stdout bytes.Buffer
 }
 
-const demoSteps = 6
+const demoSteps = 7
 
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	if os.Geteuid() != 0 {
@@ -90,6 +98,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	ts, err := demoTransformSet(o.transform)
 	if err != nil {
 		return userErrorf("--transform %q: %v", o.transform, err)
+	}
+	if o.keying != "ike" && o.keying != "manual" {
+		return userErrorf("--keying %q: want ike or manual", o.keying)
 	}
 	for _, tool := range []string{"ip", "ping", "iperf3", "tcpdump", "ethtool"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -114,17 +125,25 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		a.Host.Addr(), a.Inside.Addr(), a.Outside.Addr(), b.Outside.Addr(), b.Inside.Addr(), b.Host.Addr(),
 		strings.Join(d.top.Namespaces(), " "))
 
-	d.begin(fmt.Sprintf("starting both gateways (manual SAs, %s, keys generated for this run)", o.transform))
+	keying := "IKEv2 with a pre-shared key generated for this run"
+	if o.keying == "manual" {
+		keying = "manual SAs, keys generated for this run"
+	}
+	d.begin(fmt.Sprintf("starting both gateways (%s, %s)", keying, o.transform))
 	if d.dir, err = os.MkdirTemp("", "ipsecgw-demo-"); err != nil {
 		return err
 	}
-	if err = d.startGateways(ctx, ts); err != nil {
+	if err = d.startGateways(ctx, ts, o.keying); err != nil {
 		return err
 	}
 	if err = d.waitTunnel(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "up")
+	if o.keying == "ike" {
+		fmt.Fprintln(out, "up: the first pings made the gateways negotiate the SAs")
+	} else {
+		fmt.Fprintln(out, "up")
+	}
 
 	d.begin("ping across the tunnel")
 	fmt.Fprintln(out)
@@ -157,6 +176,12 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		}
 		fmt.Fprintf(out, "      gateway logs: %s\n\n", d.dir)
 		<-ctx.Done()
+	}
+
+	d.begin("gw-a's SAs, as its control socket shows them")
+	fmt.Fprintln(out)
+	if err = d.showSAs(ctx, d.gws[0], o.keying == "ike"); err != nil {
+		return err
 	}
 
 	d.begin("stopping the gateways: their counters and SAs")
@@ -216,11 +241,12 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (d *demo) startGateways(ctx context.Context, ts *config.TransformSet) error {
+func (d *demo) startGateways(ctx context.Context, ts *config.TransformSet, keying string) error {
 	if !ts.HasESP() || ts.HasAH() {
 		return userErrorf("the demo protects with ESP only; pick an ESP transform set")
 	}
 	aToB, bToA := newDemoKeys(1001, ts), newDemoKeys(2001, ts)
+	psk := randomHex(32)
 	sites := []struct {
 		name     string
 		site     *topo.Site
@@ -239,7 +265,11 @@ func (d *demo) startGateways(ctx context.Context, ts *config.TransformSet) error
 			config: filepath.Join(d.dir, s.name+".yaml"),
 			socket: filepath.Join(d.dir, s.name+".sock"),
 			log:    filepath.Join(d.dir, s.name+".log")}
-		policy := demoPolicy(s.name, ts, s.site, s.peerSite, s.out, s.in)
+		entries := demoManualEntries(s.peerSite, s.out, s.in)
+		if keying == "ike" {
+			entries = demoIKEEntries(s.peerSite, psk)
+		}
+		policy := demoPolicy(s.name, ts, s.site, s.peerSite, entries)
 		system := fmt.Sprintf(`# %s of ipsecgw demo
 interfaces:
   - name: inside
@@ -283,29 +313,16 @@ policy_file: %s.cfg
 	return nil
 }
 
-// demoPolicy is one gateway's IOS-style policy: one ipsec-manual entry for
-// the two LANs in IPv4 and one in IPv6, keys mirrored on the peer.
-func demoPolicy(name string, ts *config.TransformSet, s, peer *topo.Site, out, in demoKeys) string {
+// demoPolicy is one gateway's IOS-style policy: crypto map vpn with one
+// entry for the two LANs in IPv4 (seq 10) and one in IPv6 (seq 20), both
+// with the peer's IPv4 address, as entries writes them.
+func demoPolicy(name string, ts *config.TransformSet, s, peer *topo.Site, entries string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	v6out, v6in := out, in
-	v6out.spi++
-	v6in.spi++
 	w("hostname %s", name)
 	w("crypto ipsec transform-set demo %s", ts.TransformText())
 	w(" mode tunnel")
-	w("crypto map vpn 10 ipsec-manual")
-	w(" set peer %v", peer.Outside.Addr())
-	w(" set transform-set demo")
-	w(" match address 101")
-	w("%s", in.line("inbound"))
-	w("%s", out.line("outbound"))
-	w("crypto map vpn 20 ipsec-manual")
-	w(" set peer %v", peer.Outside.Addr())
-	w(" set transform-set demo")
-	w(" match address lan6")
-	w("%s", v6in.line("inbound"))
-	w("%s", v6out.line("outbound"))
+	b.WriteString(entries)
 	w("interface inside")
 	w(" ip address %v %v", s.Inside.Addr(), demoNetmask(s.Inside.Bits()))
 	w(" ipv6 address %v", s.Inside6)
@@ -319,6 +336,65 @@ func demoPolicy(name string, ts *config.TransformSet, s, peer *topo.Site, out, i
 	w("ipv6 access-list lan6")
 	w(" permit ipv6 %v %v", s.LAN6(), peer.LAN6())
 	return b.String()
+}
+
+// demoManualEntries are ipsec-manual entries, keys mirrored on the peer.
+func demoManualEntries(peer *topo.Site, out, in demoKeys) string {
+	v6out, v6in := out, in
+	v6out.spi++
+	v6in.spi++
+	var b strings.Builder
+	for _, e := range []struct {
+		seq     int
+		acl     string
+		out, in demoKeys
+	}{{10, "101", out, in}, {20, "lan6", v6out, v6in}} {
+		fmt.Fprintf(&b, "crypto map vpn %d ipsec-manual\n set peer %v\n set transform-set demo\n match address %s\n%s\n%s\n",
+			e.seq, peer.Outside.Addr(), e.acl, e.in.line("inbound"), e.out.line("outbound"))
+	}
+	return b.String()
+}
+
+// demoIKEEntries are ipsec-isakmp entries negotiated with IKEv2 and the
+// pre-shared key psk: one IKE SA with the peer, a CHILD_SA per entry.
+func demoIKEEntries(peer *topo.Site, psk string) string {
+	p := peer.Outside.Addr()
+	var b strings.Builder
+	fmt.Fprintf(&b, "crypto ikev2 keyring demo\n peer %s\n  address %v\n  pre-shared-key %s\n", "peer", p, psk)
+	fmt.Fprintf(&b, "crypto ikev2 profile demo\n match identity remote address %v 255.255.255.255\n authentication remote pre-share\n authentication local pre-share\n keyring local demo\n dpd 10 2 periodic\n", p)
+	for _, e := range []struct {
+		seq int
+		acl string
+	}{{10, "101"}, {20, "lan6"}} {
+		fmt.Fprintf(&b, "crypto map vpn %d ipsec-isakmp\n set peer %v\n set transform-set demo\n set ikev2-profile demo\n match address %s\n", e.seq, p, e.acl)
+	}
+	return b.String()
+}
+
+// showSAs prints gw's show crypto ikev2 sa (with IKE) and show crypto
+// ipsec sa, as an operator would run them against the running gateway.
+func (d *demo) showSAs(ctx context.Context, g *demoGateway, ike bool) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var cmds [][]string
+	if ike {
+		cmds = append(cmds, []string{"crypto", "ikev2", "sa"})
+	}
+	cmds = append(cmds, []string{"crypto", "ipsec", "sa"})
+	for _, c := range cmds {
+		out, err := exec.CommandContext(ctx, self, append(append([]string{"show"}, c...), "--socket", g.socket)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("show %s on %s: %v\n%s", strings.Join(c, " "), g.name, err, out)
+		}
+		fmt.Fprintf(d.out, "   %s# show %s\n", g.name, strings.Join(c, " "))
+		for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+			fmt.Fprintf(d.out, "      %s\n", l)
+		}
+		fmt.Fprintln(d.out)
+	}
+	return nil
 }
 
 func demoNetmask(bits int) string {
