@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,7 @@ type options struct {
 	outDir      string
 	profile     bool
 	profileTime time.Duration
+	from        string
 }
 
 func main() {
@@ -55,6 +57,7 @@ func main() {
 	flag.StringVar(&o.outDir, "out", "bin/netns-results", "directory for results.txt, results.json, chart.svg and profile.txt")
 	flag.BoolVar(&o.profile, "profile", false, "record the ipsecgw gateways under TCP load with perf and summarise it")
 	flag.DurationVar(&o.profileTime, "profile-time", 5*time.Second, "length of the perf recording")
+	flag.StringVar(&o.from, "from", "", "measure nothing: render the table and chart of an earlier run's results.json into -out")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "netns: unexpected arguments %q\n", flag.Args())
@@ -72,6 +75,9 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.from != "" {
+		return replot(o.from, o.outDir)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("builds network namespaces and attaches XDP programs: run it as root")
 	}
@@ -197,6 +203,24 @@ func retry(ctx context.Context, e *env, m func(context.Context, time.Duration) (
 		}
 	}
 	return m(ctx, d)
+}
+
+// replot renders a stored run again (after a change to the chart, or into
+// the docs) without measuring.
+func replot(from, dir string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rep.finish()
+	return rep.write(os.Stdout, dir)
 }
 
 func pick(list string) ([]*scenario, error) {

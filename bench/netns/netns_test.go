@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,5 +82,21 @@ func TestChartIsWellFormedSVG(t *testing.T) {
 	}
 	if median([]float64{1, 3, 2, 4}) != 2.5 || median(nil) != 0 {
 		t.Error("median")
+	}
+}
+
+// A stored run renders the same table again.
+func TestReplot(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	if err := testReport().write(io.Discard, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := replot(filepath.Join(first, "results.json"), second); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(first, "results.txt"))
+	b, _ := os.ReadFile(filepath.Join(second, "results.txt"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("replotted table differs:\n%s\n---\n%s", a, b)
 	}
 }
