@@ -97,6 +97,9 @@ type IKE struct {
 	SendErrors       uint64
 	Retransmits      uint64
 	Drops            map[string]uint64
+	// Events are the engine's other counters by name (cookies sent,
+	// duplicate requests answered, keepalives, fragmented messages).
+	Events map[string]uint64
 }
 
 // Reloads counts configuration reloads.
@@ -160,6 +163,7 @@ var (
 	dIKESendErr  = desc("ike_send_errors_total", "IKE messages the transport could not send.")
 	dIKERetrans  = desc("ike_retransmissions_total", "IKE requests retransmitted.")
 	dIKEDrops    = desc("ike_drops_total", "IKE messages dropped, by reason.", "reason")
+	dIKEEvents   = desc("ike_events_total", "Other IKE events by kind (cookie_sent, duplicate_request, rx_keepalive, fragmented_tx, reassembled_rx, ...).", "event")
 	dReloads     = desc("config_reloads_total", "Configuration reloads by result (success, failure).", "result")
 	dLastReload  = desc("config_last_reload_success_timestamp_seconds", "When the configuration was last reloaded successfully (0: never).")
 )
@@ -169,7 +173,7 @@ var allDescs = []*prometheus.Desc{
 	dInjected, dFragments, dReassembled, dICMPErrors, dICMPLimited, dKeepalives, dSPDCache, dDrops, dPunts,
 	dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes, dIfDriver, dIfDrops,
 	dSAs, dSAPackets, dSABytes, dSADrops, dSAOmitted,
-	dIKESAs, dIKEChildren, dIKENego, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops,
+	dIKESAs, dIKEChildren, dIKENego, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops, dIKEEvents,
 	dReloads, dLastReload,
 }
 
@@ -242,6 +246,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dIKERetrans, ike.Retransmits)
 		for r, v := range ike.Drops {
 			counter(dIKEDrops, v, r)
+		}
+		for e, v := range ike.Events {
+			counter(dIKEEvents, v, e)
 		}
 	}
 

@@ -274,19 +274,35 @@ func (o *Ops) Sample() *metrics.Sample {
 	return s
 }
 
-// ikeSample reads the IKE engine's SAs and counters.
+// ikeSample reads the IKE engine's SAs and counters: those with metrics of
+// their own, drops ("drop_" + reason), and every other counter as an event,
+// so that none is left out.
 func ikeSample(e IKE) *metrics.IKE {
-	st := e.Stats()
-	s := &metrics.IKE{
-		SAsByState:     map[string]int{},
-		IKEEstablished: st["ike_sa_up"], IKEFailed: st["ike_sa_failed"],
-		ChildEstablished: st["child_sa_up"], ChildFailed: st["child_sa_failed"],
-		Received: st["rx"], Sent: st["tx"], SendErrors: st["tx_error"], Retransmits: st["retransmit"],
-		Drops: map[string]uint64{},
-	}
-	for name, v := range st {
-		if r, ok := strings.CutPrefix(name, "drop_"); ok {
-			s.Drops[r] = v
+	s := &metrics.IKE{SAsByState: map[string]int{}, Drops: map[string]uint64{}, Events: map[string]uint64{}}
+	for name, v := range e.Stats() {
+		switch name {
+		case "ike_sa_up":
+			s.IKEEstablished = v
+		case "ike_sa_failed":
+			s.IKEFailed = v
+		case "child_sa_up":
+			s.ChildEstablished = v
+		case "child_sa_failed":
+			s.ChildFailed = v
+		case "rx":
+			s.Received = v
+		case "tx":
+			s.Sent = v
+		case "tx_error":
+			s.SendErrors = v
+		case "retransmit":
+			s.Retransmits = v
+		default:
+			if r, ok := strings.CutPrefix(name, "drop_"); ok {
+				s.Drops[r] = v
+			} else {
+				s.Events[name] = v
+			}
 		}
 	}
 	for _, sa := range e.SAs() {
