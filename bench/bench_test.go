@@ -89,6 +89,7 @@ func BenchmarkGateway(b *testing.B) {
 					in.Load(frames)
 					b.SetBytes(int64(size))
 					b.ReportAllocs()
+					b.ResetTimer()
 					start := out.Stats().TxPackets
 					for out.Stats().TxPackets-start < uint64(b.N) {
 						g.workers[0].Poll()

@@ -845,10 +845,13 @@ func (w *Worker) Run(cpu int) error {
 		sleep = min(2*sleep, time.Millisecond)
 	}
 	w.publish()
+	w.stop.Store(false) // a later Run polls again
 	return nil
 }
 
-// Stop makes Run return after its current poll.
+// Stop makes Run return after its current poll (called before Run starts,
+// as soon as it starts). Run may be called again afterwards: bench runs
+// the workers in slices.
 func (w *Worker) Stop() { w.stop.Store(true) }
 
 // Drain polls until every port is exhausted (they must all be Finite) and a
