@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,10 +17,12 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"ipsecgw/control"
 	"ipsecgw/fastpath"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/ike"
 	"ipsecgw/packet"
+	"ipsecgw/spd"
 )
 
 // The IKE glue tests run two gateways in the test process, each a real
@@ -132,6 +135,7 @@ func (p *queuePort) Stats() fastpath.PortStats { return p.st }
 
 type ikeSite struct {
 	gw      *Gateway
+	ops     *Ops // the operations layer holding the current gateway
 	neg     *Negotiator
 	w       *fastpath.Worker
 	in, out *queuePort
@@ -170,11 +174,19 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	if s.w, err = gw.Engine.AddWorker(fastpath.WorkerConfig{Pool: pool, Ports: []fastpath.PortBinding{{Port: s.in, Iface: 0}, {Port: s.out, Iface: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return gw }, Logger: testLogger(t, side),
+	// As in ipsecgw run: the negotiator works on the gateway the
+	// operations layer holds (reloads replace it), and Ops clears and
+	// shows SAs through the engine.
+	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return s.ops.Gateway() }, Logger: testLogger(t, side),
 		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond}, RekeyGrace: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.ops = NewOps(gw, OpsConfig{IKE: s.neg.Engine, AfterReload: func(_, _ *Gateway) {
+		if err := s.neg.SetPeers(); err != nil {
+			t.Error(err)
+		}
+	}})
 	if err := s.neg.SetPeers(); err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +240,11 @@ func startPair(t *testing.T, policyA, policyB string) *ikePair {
 }
 
 // send feeds one datagram with sequence number seq from A's host to B's.
-func (p *ikePair) send(t *testing.T, seq uint32) {
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 1, 1, 10}, DstIP: net.IP{10, 2, 1, 10}}
+func (p *ikePair) send(t *testing.T, seq uint32) { p.sendFrom(t, net.IP{10, 1, 1, 10}, seq) }
+
+// sendFrom feeds one datagram from src on A's LAN to B's host.
+func (p *ikePair) sendFrom(t *testing.T, src net.IP, seq uint32) {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: net.IP{10, 2, 1, 10}}
 	udp := &layers.UDP{SrcPort: 40000, DstPort: 5001}
 	udp.SetNetworkLayerForChecksum(ip)
 	payload := make([]byte, 100)
@@ -416,4 +431,124 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(b), "\n"))
 	return len(b), nil
+}
+
+// TestIKEReloadAndOpsClear: a reload keeps the negotiated SAs bound and
+// carrying traffic and gives the engine the new peers; clear crypto sa
+// through the operations layer deletes them with the peer.
+func TestIKEReloadAndOpsClear(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", staticEntry))
+	seq := p.establish(t)
+	cfgA := p.a.ops.Gateway().Config
+	changed := policyFor("a", "esp-gcm 128", staticEntry) + "access-list 102 permit ip any any\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgA.File), "policy.cfg"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.a.ops.Reload()
+	if err != nil || !res.Applied || res.Unbound != 0 {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	if p.a.ops.Gateway() == p.a.gw {
+		t.Fatal("the reload did not publish a new gateway")
+	}
+	before := p.got.Load()
+	for range 20 {
+		seq++
+		p.send(t, seq)
+	}
+	waitFor(t, "traffic after the reload", 3*time.Second, func() bool { return p.got.Load() >= before+20 })
+
+	flows, err := p.a.ops.IPsecSAs(control.SAFilter{})
+	if err != nil || len(flows) != 1 || flows[0].Encaps == 0 {
+		t.Fatalf("show crypto ipsec sa on A: %+v %v", flows, err)
+	}
+	if _, err := p.a.ops.ClearSA(control.ClearSA{Peer: "192.0.2.2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides' SAs to go", 5*time.Second, func() bool {
+		return p.a.gw.Engine.SAD().Table().Len() == 0 && p.b.gw.Engine.SAD().Table().Len() == 0
+	})
+	if n := len(p.a.ops.Gateway().Engine.Tables().Interfaces[1].Crypto.Bindings()); n != 0 {
+		t.Errorf("%d bindings left on A after clear", n)
+	}
+}
+
+// TestIKEPerHost: a per-host entry negotiates one CHILD_SA per host pair,
+// each bound to its pair.
+func TestIKEPerHost(t *testing.T) {
+	perHost := strings.Replace(staticEntry, " match address 101", " set security-association level per-host\n match address 101", 1)
+	p := startPair(t, policyFor("a", "esp-gcm 128", perHost), policyFor("b", "esp-gcm 128", perHost))
+	seq := p.establish(t)
+	before := p.got.Load()
+	waitFor(t, "the second host's SA", 10*time.Second, func() bool {
+		seq++
+		p.sendFrom(t, net.IP{10, 1, 1, 11}, seq)
+		return p.got.Load() > before
+	})
+	cs := childSAs(p.a)
+	if len(cs) != 2 {
+		t.Fatalf("A's CHILD_SAs: %+v", cs)
+	}
+	hosts := map[string]bool{}
+	for _, b := range p.a.gw.Engine.Tables().Interfaces[1].Crypto.Bindings() {
+		hosts[b.Src.String()+">"+b.Dst.String()] = true
+	}
+	if !hosts["10.1.1.10>10.2.1.10"] || !hosts["10.1.1.11>10.2.1.10"] {
+		t.Fatalf("A's per-host bindings: %v", hosts)
+	}
+}
+
+// TestIKEDemux: IKE datagrams go to the engine of their ISAKMP major
+// version; IKEv1 ones are counted and dropped while no IKEv1 engine runs.
+func TestIKEDemux(t *testing.T) {
+	s := newIKESite(t, "a", policyFor("a", "esp-gcm 128", staticEntry))
+	v1 := make([]byte, 28)
+	v1[17] = 0x10
+	p := &fastpath.Punt{Kind: fastpath.PuntIKE, Flow: spd.Flow{Src: netip.MustParseAddr("192.0.2.2"), Dst: netip.MustParseAddr("192.0.2.1"), Proto: 17, SrcPort: 500, DstPort: 500}}
+	pkt, err := udpPacket(netip.MustParseAddrPort("192.0.2.2:500"), netip.MustParseAddrPort("192.0.2.1:500"), v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Packet = pkt
+	if !s.neg.HandlePunt(p) || s.neg.Counters().IKEv1NotRunning.Load() != 1 {
+		t.Fatalf("IKEv1 datagram: %v", s.neg.Counters())
+	}
+	var got []byte
+	s.neg.ikev1 = func(_, _ netip.AddrPort, b []byte) { got = b }
+	s.neg.HandlePunt(p)
+	if len(got) != 28 || s.neg.Counters().IKEv1.Load() != 2 {
+		t.Fatalf("IKEv1 handler got %d bytes; %v", len(got), s.neg.Counters())
+	}
+	p.Packet = pkt[:25]
+	s.neg.HandlePunt(p)
+	if s.neg.Counters().Malformed.Load() != 1 {
+		t.Fatalf("truncated datagram: %v", s.neg.Counters())
+	}
+}
+
+// FuzzHandlePuntIKE feeds arbitrary packets as IKE punts: they are
+// counted, never a panic.
+func FuzzHandlePuntIKE(f *testing.F) {
+	for _, port := range []uint16{500, 4500} {
+		hdr := make([]byte, 32)
+		hdr[17+4*btoi(port == 4500)] = 0x20
+		pkt, _ := udpPacket(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port), netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), hdr)
+		f.Add(pkt, port)
+	}
+	f.Add([]byte{0x60, 0, 0}, uint16(500))
+	x, err := NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return nil }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte, port uint16) {
+		x.HandlePunt(&fastpath.Punt{Kind: fastpath.PuntIKE, Packet: pkt,
+			Flow: spd.Flow{Src: netip.MustParseAddr("192.0.2.2"), Dst: netip.MustParseAddr("192.0.2.1"), Proto: 17, SrcPort: port, DstPort: port}})
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
