@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ import (
 // harness did not exist yet when this was written).
 
 const charonBin = "/usr/lib/ipsec/charon"
+
+var keepLogs = flag.String("charon-logs", "", "copy each test's charon log (ike/chd level 4: key material) into this directory")
 
 // charon is one strongSwan daemon in a network namespace, with a private
 // mount namespace so its compiled-in /run paths do not clash.
@@ -50,7 +53,8 @@ const strongswanConf = `charon {
       ike = 4
       cfg = 2
       chd = 4
-      enc = 1
+      enc = LEVEL
+      net = LEVEL
     }
   }
   plugins {
@@ -73,7 +77,13 @@ func startCharon(t *testing.T, ns string) *charon {
 			t.Fatal(err)
 		}
 	}
-	conf := strings.ReplaceAll(strongswanConf, "DIR", dir)
+	// With -charon-logs, packets and generated messages are logged too,
+	// so testdata/charon-session.txt can be made from a session.
+	level := "1"
+	if *keepLogs != "" {
+		level = "4"
+	}
+	conf := strings.ReplaceAll(strings.ReplaceAll(strongswanConf, "DIR", dir), "LEVEL", level)
 	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +103,9 @@ func startCharon(t *testing.T, ns string) *charon {
 	go func() { cmd.Wait(); out.Close(); close(c.done) }()
 	t.Cleanup(func() {
 		c.stop()
+		if *keepLogs != "" {
+			os.WriteFile(filepath.Join(*keepLogs, strings.ReplaceAll(t.Name(), "/", "-")+".charon.log"), []byte(c.log()), 0o644)
+		}
 		if t.Failed() {
 			t.Logf("charon log:\n%s", c.log())
 		}
