@@ -44,7 +44,8 @@ import (
 //	x.ReportUsage()               // about once a second: traffic for DPD
 //	x.Shutdown(time.Second, drain) // delete the SAs with their peers, then cancel ctx
 //
-// x.Engine is the *ike.Engine the operations layer takes (OpsConfig.IKE).
+// x itself is the operations layer's IKE (OpsConfig.IKE): the engine's SAs
+// and clear commands, and its counters together with the glue's.
 type Negotiator struct {
 	Engine *ike.Engine
 
@@ -359,8 +360,54 @@ func (x *Negotiator) warnOnce(key, msg string, args ...any) {
 // String summarises the glue's counters for logs.
 func (c *NegotiatorCounters) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ikev2 %d ikev1 %d (not running %d) malformed %d unknown_version %d acquires stale %d not_negotiable %d inject_full %d",
-		c.IKEv2.Load(), c.IKEv1.Load(), c.IKEv1NotRunning.Load(), c.Malformed.Load(), c.UnknownVersion.Load(),
-		c.AcquiresStale.Load(), c.AcquiresNotNegotiable.Load(), c.InjectFull.Load())
-	return b.String()
+	for _, kv := range c.list() {
+		fmt.Fprintf(&b, "%s=%d ", kv.name, kv.v)
+	}
+	return strings.TrimSpace(b.String())
 }
+
+type namedCount struct {
+	name string
+	v    uint64
+}
+
+// list names the counters as Stats reports them; drops start with drop_,
+// as the engine's do, so metrics list them with its drop reasons.
+func (c *NegotiatorCounters) list() []namedCount {
+	return []namedCount{
+		{"punt_ikev2", c.IKEv2.Load()},
+		{"punt_ikev1", c.IKEv1.Load()},
+		{"drop_ikev1_not_running", c.IKEv1NotRunning.Load()},
+		{"drop_punt_malformed", c.Malformed.Load()},
+		{"drop_unknown_version", c.UnknownVersion.Load()},
+		{"drop_inject_full", c.InjectFull.Load()},
+		{"acquire_stale", c.AcquiresStale.Load()},
+		{"acquire_not_negotiable", c.AcquiresNotNegotiable.Load()},
+	}
+}
+
+// The Negotiator is the operations layer's IKE (OpsConfig.IKE): the
+// engine's SAs and clear commands, and its counters with the glue's.
+
+// SAs implements IKE.
+func (x *Negotiator) SAs() []ike.IKESAInfo { return x.Engine.SAs() }
+
+// Stats implements IKE: the engine's counters and the glue's.
+func (x *Negotiator) Stats() map[string]uint64 {
+	st := x.Engine.Stats()
+	for _, kv := range x.counters.list() {
+		st[kv.name] = kv.v
+	}
+	return st
+}
+
+// DeleteChildSA implements IKE.
+func (x *Negotiator) DeleteChildSA(inboundSPI uint32) { x.Engine.DeleteChildSA(inboundSPI) }
+
+// ClearChildSAs implements IKE.
+func (x *Negotiator) ClearChildSAs(peer netip.Addr) { x.Engine.ClearChildSAs(peer) }
+
+// ClearIKESAs implements IKE.
+func (x *Negotiator) ClearIKESAs(peer netip.Addr) { x.Engine.ClearIKESAs(peer) }
+
+var _ IKE = (*Negotiator)(nil)

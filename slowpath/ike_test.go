@@ -182,7 +182,7 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ops = NewOps(gw, OpsConfig{IKE: s.neg.Engine, AfterReload: func(_, _ *Gateway) {
+	s.ops = NewOps(gw, OpsConfig{IKE: s.neg, AfterReload: func(_, _ *Gateway) {
 		if err := s.neg.SetPeers(); err != nil {
 			t.Error(err)
 		}
@@ -510,7 +510,7 @@ func TestIKEDemux(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Packet = pkt
-	if !s.neg.HandlePunt(p) || s.neg.Counters().IKEv1NotRunning.Load() != 1 {
+	if !s.neg.HandlePunt(p) || s.neg.Counters().IKEv1NotRunning.Load() != 1 || s.neg.Stats()["drop_ikev1_not_running"] != 1 {
 		t.Fatalf("IKEv1 datagram: %v", s.neg.Counters())
 	}
 	var got []byte
