@@ -118,7 +118,7 @@ func parseIPv4(p []byte, m *meta) stats.Reason {
 	if total < ihl || total > len(p) || ihl > len(p) {
 		return stats.Malformed
 	}
-	if checksum(p[:ihl], 0) != 0 {
+	if !ipv4HeaderOK(p[:ihl]) {
 		return stats.Malformed
 	}
 	if ihl != ipv4HeaderLen {
@@ -240,6 +240,22 @@ func sumBytes(b []byte, sum uint32) uint32 {
 		s = s>>32 + s&0xffffffff
 	}
 	return uint32(s)
+}
+
+// ipv4HeaderOK verifies an IPv4 header checksum; the common 20-byte
+// header in five 32-bit words (the ones' complement sum folds the same
+// from any word size, RFC 1071).
+func ipv4HeaderOK(h []byte) bool {
+	if len(h) != ipv4HeaderLen {
+		return checksum(h, 0) == 0
+	}
+	s := uint64(binary.BigEndian.Uint32(h[0:])) + uint64(binary.BigEndian.Uint32(h[4:])) +
+		uint64(binary.BigEndian.Uint32(h[8:])) + uint64(binary.BigEndian.Uint32(h[12:])) +
+		uint64(binary.BigEndian.Uint32(h[16:]))
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return s == 0xffff
 }
 
 // fold reduces a running sum to 16 bits.
