@@ -1,8 +1,10 @@
 package slowpath
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"ipsecgw/config"
 	"ipsecgw/fastpath"
@@ -67,13 +69,16 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	if old != nil && old.out != nil {
 		unbind = append(unbind, old.out)
 	}
-	bound, err := gw.bindChild(c, sa, unbind)
+	bound, err := x.bindChild(c, sa, unbind)
 	if err != nil {
 		gw.Engine.SAD().Delete(sa)
 		return err
 	}
 	if bound == 0 {
-		x.warnOnce("unbound "+c.Child, "negotiated SA has no crypto map line to bind to: traffic from this side is not protected by it", "child", c.Child)
+		// A dynamic map entry without match address has no permit line:
+		// IOS would install a temporary crypto map entry from the
+		// negotiated selectors, which this gateway does not do yet.
+		x.warnOnce("unbound "+c.Child, "negotiated SA has no crypto map permit line to bind to (dynamic map entry without match address?): the peer's traffic is decrypted, traffic towards it is not protected by this SA", "child", c.Child)
 	}
 	x.mu.Lock()
 	rec.out = sa
@@ -161,10 +166,27 @@ func (g *Gateway) childEntry(c *ike.ChildSA) (*config.CompiledMap, *config.Compi
 	return nil, nil
 }
 
+// errMapsMoved says a reload switched the tables between reading the
+// gateway and binding: the compiled maps no longer match the SPDs.
+var errMapsMoved = errors.New("slowpath: crypto maps changed while binding")
+
 // bindChild binds outbound SA sa of CHILD_SA c to the permit rule of its
 // entry and ACL line on every interface whose crypto map has it, and
 // unbinds the SAs in unbind, in one table switch. It returns how many
-// interfaces it bound on.
+// rules it bound to. A reload publishes its tables before its gateway, so
+// the rules are taken from a gateway whose compiled maps match the tables
+// being changed, waiting briefly for the reload to finish if needed.
+func (x *Negotiator) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, error) {
+	for try := 0; ; try++ {
+		g := x.gw()
+		n, err := g.bindChild(c, sa, unbind)
+		if !errors.Is(err, errMapsMoved) || try == 100 {
+			return n, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (g *Gateway) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, error) {
 	bound := 0
 	err := g.Engine.UpdateTables(func(t *fastpath.Tables) (*fastpath.Tables, error) {
@@ -172,8 +194,14 @@ func (g *Gateway) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, 
 		for i := range t.Interfaces {
 			cr := t.Interfaces[i].Crypto
 			cm := g.Maps[i]
-			if cr == nil || cm == nil {
+			if (cr == nil) != (cm == nil) {
+				return nil, errMapsMoved
+			}
+			if cr == nil {
 				continue
+			}
+			if !sameRules(cr, cm) {
+				return nil, errMapsMoved
 			}
 			var add []fastpath.Binding
 			if cm.LocalFor(c.Remote) == c.Local {
@@ -201,6 +229,20 @@ func (g *Gateway) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, 
 		return t, nil
 	})
 	return bound, err
+}
+
+// sameRules reports whether the fast path's crypto map was built from the
+// compiled map cm.
+func sameRules(cr *fastpath.CryptoMap, cm *config.CompiledMap) bool {
+	if cr.SPD.Len() != len(cm.Rules) {
+		return false
+	}
+	for r := range cm.Rules {
+		if cr.SPD.Rule(r) != cm.Rules[r] {
+			return false
+		}
+	}
+	return true
 }
 
 // hostOf is the address of a per-host SA's selectors (one host each).
