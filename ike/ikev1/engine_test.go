@@ -89,33 +89,6 @@ func TestAHESPBundle(t *testing.T) {
 	}
 }
 
-// TestGuideTransportMode negotiates the guide's example (policy 10: aes
-// 256, pre-share, lifetime 180; transform set aesset esp-aes 256
-// esp-sha-hmac mode transport) against its mirror.
-func TestGuideTransportMode(t *testing.T) {
-	mk := func(name, local, remote string, line ike.ACLLine) *PeerConfig {
-		return &PeerConfig{
-			Name: name, Local: netip.MustParseAddr(local), Remote: netip.PrefixFrom(netip.MustParseAddr(remote), 32),
-			PSK: ike.Secret("cisco123"),
-			// IOS defaults for what the policy leaves out: hash sha, group 1.
-			Policies: []Policy{{Priority: 10, Cipher: crypto.CipherAESCBC, KeyBits: 256, Hash: HashSHA1, Group: keymat.MODP768, Lifetime: 180 * time.Second}},
-			Children: []*ChildConfig{{Name: "aesmap 10", Map: "aesmap", Seq: 10, ACL: "120", Lines: []ike.ACLLine{line},
-				TransformSets: []TransformSet{{Name: "aesset", ESP: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA1_96}}},
-				Mode:          ike.ModeTransport}},
-		}
-	}
-	pa := mk("10.0.110.1", "127.0.0.1", "127.0.0.2", aclLine(1, "10.0.110.0/24", "10.0.110.0/24"))
-	pb := mk("10.0.110.2", "127.0.0.2", "127.0.0.1", aclLine(1, "10.0.110.0/24", "10.0.110.0/24"))
-	a, b := newPair(t, pa, pb, nil)
-	sa, _ := establish(t, a, b, 1)
-	if sa[0].Mode != ike.ModeTransport {
-		t.Errorf("mode %v", sa[0].Mode)
-	}
-	if l := a.e.SAs()[0].Lifetime; l != 180*time.Second {
-		t.Errorf("ISAKMP lifetime %v", l)
-	}
-}
-
 func TestProxyIDMismatch(t *testing.T) {
 	pa := sitePeer("to-b", "127.0.0.1", "127.0.0.2", []TransformSet{setAES256SHA}, aclLine(1, "10.1.1.0/24", "10.2.2.0/24"))
 	pb := sitePeer("to-a", "127.0.0.2", "127.0.0.1", []TransformSet{setAES256SHA}, aclLine(1, "10.2.2.0/24", "10.1.9.0/24"))
@@ -244,5 +217,45 @@ func TestRekeyISAKMPSA(t *testing.T) {
 	a.rec.wait(&ia, kind("out"))
 	if len(a.e.SAs()) != 1 || len(b.e.SAs()) != 1 {
 		t.Errorf("SAs: %v / %v", a.e.SAs(), b.e.SAs())
+	}
+}
+
+// TestLostMessages loses datagrams on both sides during main mode and
+// quick mode; retransmissions (initiator's messages, the responder's
+// quick mode 2) and answers to duplicates recover the exchange.
+func TestLostMessages(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newLossyPair(t, pa, pb, nil, map[int64]bool{1: true, 4: true, 7: true}, map[int64]bool{1: true, 4: true, 6: true})
+	establish(t, a, b, 1)
+	sa, sb := a.e.Stats(), b.e.Stats()
+	if sa["retransmit"] == 0 || sb["duplicate_rx"] == 0 || sb["retransmit"] == 0 || sa["isakmp_sa_failed"]+sb["isakmp_sa_failed"] != 0 {
+		t.Errorf("stats A %v B %v", sa, sb)
+	}
+}
+
+// TestDynamicResponder: a dynamic map template (any peer in 127.0.0.0/8,
+// no ACL) accepts what the initiator proposes.
+func TestDynamicResponder(t *testing.T) {
+	pa, pb := defaultPeers()
+	pb.Name, pb.Local, pb.Remote = "dyn", netip.Addr{}, netip.MustParsePrefix("127.0.0.0/8")
+	pb.Children[0].Lines, pb.Children[0].ACL = nil, ""
+	a, b := newPair(t, pa, pb, nil)
+	_, sb := establish(t, a, b, 1)
+	if sb[0].Peer != "dyn" || sb[0].LocalTS[0].String() != "10.2.2.0/24" {
+		t.Errorf("template SA %v", sb[0])
+	}
+}
+
+// TestResponderLifetime: a responder with shorter lifetimes imposes them
+// with RESPONDER-LIFETIME.
+func TestResponderLifetime(t *testing.T) {
+	pa, pb := defaultPeers()
+	pb.Children[0].Lifetime = ike.Lifetime{Seconds: 1200 * time.Second, Kilobytes: 100000}
+	a, b := newPair(t, pa, pb, nil)
+	sa, sb := establish(t, a, b, 1)
+	for _, s := range []*ike.ChildSA{sa[0], sb[0]} {
+		if s.HardSeconds != 1200*time.Second || s.HardKilobytes != 100000 {
+			t.Errorf("lifetime %v %d KB", s.HardSeconds, s.HardKilobytes)
+		}
 	}
 }

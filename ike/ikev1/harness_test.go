@@ -151,18 +151,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// gate is a Transport that can go silent (a dead peer) and counts sends.
+// gate is a Transport that can go silent (a dead peer) or lose chosen
+// datagrams, and counts sends.
 type gate struct {
 	next   ike.Transport
 	closed atomic.Bool
 	sent   atomic.Int64
+	// lose, if set before the engine runs, drops the n-th datagram (from 1).
+	lose map[int64]bool
 }
 
 func (g *gate) Send(local, remote netip.AddrPort, b []byte) error {
 	if g.closed.Load() {
 		return nil
 	}
-	g.sent.Add(1)
+	if n := g.sent.Add(1); g.lose[n] {
+		return nil
+	}
 	return g.next.Send(local, remote, b)
 }
 
@@ -179,6 +184,12 @@ type node struct {
 // newPair starts two engines on 127.0.0.1 and 127.0.0.2 with the same
 // random ports, each configured with the other as peer.
 func newPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config)) (a, b *node) {
+	return newLossyPair(t, pa, pb, configure, nil, nil)
+}
+
+// newLossyPair is newPair with datagrams lost: loseA and loseB number each
+// side's sends from 1.
+func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), loseA, loseB map[int64]bool) (a, b *node) {
 	t.Helper()
 	addrA, addrB := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
 	var connA, connB *udp.Conn
@@ -200,8 +211,8 @@ func newPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config)) (a, b *n
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var done sync.WaitGroup
-	mk := func(name string, conn *udp.Conn, p *PeerConfig) *node {
-		n := &node{name: name, rec: newRecorder(t, name), logs: &syncBuffer{}, gate: &gate{next: conn}, peer: p}
+	mk := func(name string, conn *udp.Conn, p *PeerConfig, lose map[int64]bool) *node {
+		n := &node{name: name, rec: newRecorder(t, name), logs: &syncBuffer{}, gate: &gate{next: conn, lose: lose}, peer: p}
 		cfg := Config{
 			Transport: n.gate, Installer: n.rec,
 			Logger:  slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name),
@@ -225,7 +236,7 @@ func newPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config)) (a, b *n
 		go func() { defer done.Done(); e.Run(ctx) }()
 		return n
 	}
-	a, b = mk("A", connA, pa), mk("B", connB, pb)
+	a, b = mk("A", connA, pa, loseA), mk("B", connB, pb, loseB)
 	t.Cleanup(func() {
 		cancel()
 		done.Wait()
