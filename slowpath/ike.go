@@ -18,9 +18,9 @@ import (
 	"ipsecgw/ike"
 )
 
-// Negotiator joins the IKEv2 engine (package ike) to the fast path of a running
-// gateway. It is the engine's Transport and Installer, and it serves the
-// punts the engine cares about:
+// Negotiator joins the IKEv2 engine (package ike) to the fast path of a
+// running gateway. It is the engine's Transport and Installer, and it
+// serves the punts the engine cares about:
 //
 //	worker punt ring ── PuntIKE ──────▶ HandlePunt ─ ISAKMP major 2 ─▶ Engine.Receive
 //	                                               └ major 1 ─────────▶ IKEv1 handler (when one runs)
@@ -57,7 +57,6 @@ type Negotiator struct {
 	children  map[*ike.ChildSA]*installed
 	bySA      map[*sad.SA]uint32 // -> inbound SPI of its CHILD_SA
 	peerNames map[peerAddrs]string
-	rr        int // next worker for IKE SAs without a flow hash
 	once      map[string]bool
 
 	counters NegotiatorCounters

@@ -178,7 +178,7 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	// operations layer holds (reloads replace it), and Ops clears and
 	// shows SAs through the engine.
 	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return s.ops.Gateway() }, Logger: testLogger(t, side),
-		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond}, RekeyGrace: 200 * time.Millisecond}})
+		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,4 +551,16 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestIKEPeerFailover: when the entry's first set peer does not answer,
+// the next one is tried (the guide's failover).
+func TestIKEPeerFailover(t *testing.T) {
+	twoPeers := strings.Replace(staticEntry, " set peer %PEER%", " set peer 192.0.2.9\n set peer %PEER%", 1)
+	p := startPair(t, policyFor("a", "esp-gcm 128", twoPeers), policyFor("b", "esp-gcm 128", staticEntry))
+	p.establish(t)
+	sas := p.a.neg.Engine.SAs()
+	if len(sas) != 1 || sas[0].Peer != "192.0.2.2" {
+		t.Fatalf("A's IKE SAs after failover: %+v", sas)
+	}
 }
