@@ -564,3 +564,30 @@ func TestIKEPeerFailover(t *testing.T) {
 		t.Fatalf("A's IKE SAs after failover: %+v", sas)
 	}
 }
+
+// TestIKEForcedEncap: with UDP encapsulation forced (as behind a NAT), IKE
+// floats to port 4500 with the non-ESP marker and the SAs carry ESP in
+// UDP, all through the same rings.
+func TestIKEForcedEncap(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", staticEntry))
+	peers, _ := p.a.ops.Gateway().IKEPeers()
+	for _, pc := range peers {
+		pc.ForceEncap = true
+	}
+	if err := p.a.neg.Engine.SetPeers(peers); err != nil {
+		t.Fatal(err)
+	}
+	p.establish(t)
+	cs := childSAs(p.a)
+	if len(cs) != 1 || !cs[0].Encap || cs[0].LocalPort != 4500 {
+		t.Fatalf("A's CHILD_SAs: %+v", cs)
+	}
+	for _, sa := range p.b.gw.Engine.SAD().Table().SAs() {
+		if on, _, _ := sa.UDPEncap(); !on {
+			t.Errorf("B's %v is not UDP-encapsulated", sa)
+		}
+	}
+	if p.b.neg.Counters().IKEv2.Load() == 0 || p.b.gw.Engine.Stats().Global.Decrypted == 0 {
+		t.Fatalf("B: %v, decrypted %d", p.b.neg.Counters(), p.b.gw.Engine.Stats().Global.Decrypted)
+	}
+}
