@@ -252,7 +252,6 @@ func (sa *isakmpSA) receive(local, remote netip.AddrPort, m *isakmp.Message, raw
 	if sa.dead {
 		return
 	}
-	sa.lastHeard = sa.e.clk.Now()
 	switch m.Exchange {
 	case isakmp.ExchangeMain:
 		sa.mainMode(local, remote, m, raw)

@@ -181,6 +181,7 @@ func (sa *isakmpSA) quick(m *isakmp.Message, raw []byte) {
 			sa.log.Warn("quick mode HASH(1) does not verify")
 			return
 		}
+		sa.lastHeard = e.clk.Now()
 		q = &quickMode{e: e, sa: sa, mid: m.MessageID, iv: nextIV, peer: sa.peer, lastIn: d}
 		sa.qms[q.mid] = q
 		q.respond(m)
@@ -192,7 +193,7 @@ func (sa *isakmpSA) quick(m *isakmp.Message, raw []byte) {
 			sa.log.Warn("quick mode HASH(2) does not verify")
 			return
 		}
-		q.iv, q.lastIn = nextIV, d
+		q.iv, q.lastIn, sa.lastHeard = nextIV, d, e.clk.Now()
 		if err := q.initiatorDone(m); err != nil {
 			q.abort(err)
 		}
@@ -202,7 +203,7 @@ func (sa *isakmpSA) quick(m *isakmp.Message, raw []byte) {
 			sa.log.Warn("quick mode HASH(3) does not verify")
 			return
 		}
-		q.iv, q.lastIn = nextIV, d
+		q.iv, q.lastIn, sa.lastHeard = nextIV, d, e.clk.Now()
 		q.flight.stop()
 		q.finish()
 		q.installOutbound()

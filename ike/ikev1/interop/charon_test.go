@@ -39,6 +39,7 @@ const strongswanConf = `charon {
   retransmit_timeout = 1
   retransmit_base = 1.4
   retransmit_tries = 3
+  delete_rekeyed = yes
   syslog {
     daemon {
       default = -1

@@ -66,6 +66,20 @@ func TestCharonInitiates(t *testing.T) {
 	if ours.PFS != 14 || sas[0].Children[0].DH != "MODP_2048" {
 		t.Fatalf("PFS: ours %v, charon %q", ours.PFS, sas[0].Children[0].DH)
 	}
+	// charon rekeys: we switch to the new SA and drop the old one when
+	// charon deletes it.
+	e.c.mustSwanctl("--rekey", "--child", "net")
+	g.rec.wait(t, "the rekeyed SA", func(r *recorder) bool { return r.seen("remove "+fmtSPI(ours.InSPI)) && len(r.out) == 1 })
+	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
+		t.Fatalf("events %v", g.rec.events)
+	}
+	next := g.rec.only()
+	sas = e.c.waitSAs("the rekeyed SA alone", func(s []viciIKE) bool {
+		return oneChild(s) && s[0].Children[0].SPIIn == fmtSPI(next.OutSPI)
+	})
+	sameChild(t, next, sas[0].Children[0], "AES_GCM_16", "128", "")
+	ours = next
+
 	e.c.mustSwanctl("--terminate", "--child", "net")
 	g.rec.wait(t, "the IPsec SA deleted by charon", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 0 })
 	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
