@@ -82,7 +82,7 @@ type SA struct {
 	SPI       uint32
 	Packets   uint64
 	Bytes     uint64
-	Drops     map[string]uint64
+	Drops     map[string]uint64 // the reasons that occurred
 }
 
 // IKE is the key exchange's state and counters.

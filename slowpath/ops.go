@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"ipsecgw/control"
+	"ipsecgw/fastpath"
 	"ipsecgw/fastpath/sad"
+	"ipsecgw/fastpath/stats"
 	"ipsecgw/ike"
 	"ipsecgw/logging"
 	"ipsecgw/metrics"
@@ -224,30 +226,38 @@ func (l *saLedger) observe(sas []*sad.SA) (ids []int, retired [2]sad.Counters) {
 	return ids, l.retired
 }
 
-// Sample implements metrics.Source.
+// Sample implements metrics.Source: one read of the counters the workers
+// published and of every installed SA. Its cost grows with the number of
+// SAs (BenchmarkSample), so per-SA drops carry only the reasons that
+// occurred, which is all the collector exports.
 func (o *Ops) Sample() *metrics.Sample {
 	g := o.Gateway()
 	now := time.Now()
-	snap := g.Snapshot(now)
 	es := g.Engine.Stats()
 	sas := g.Engine.SAD().Table().SAs()
 	ids, retired := o.ledger.observe(sas)
 	s := &metrics.Sample{SALimit: g.Config.System.Metrics.SASeriesLimit}
-	gl := &snap.Global
+	c := &es.Global
 	s.Global = metrics.Global{
-		Received: gl.RxPackets, Forwarded: gl.Forwarded, Protected: gl.Encrypted, Unprotected: gl.Decrypted,
-		Injected: gl.Injected, Fragments: gl.Fragments, Reassembled: es.Global.Reassembled,
-		ICMPErrors: gl.ICMPErrors, ICMPRateLimited: gl.ICMPRateLimited, NATKeepalives: gl.NATKeepalives,
-		SPDCacheHits: gl.SPDCacheHits, SPDCacheMiss: gl.SPDCacheMisses, Drops: gl.Drops, Punts: gl.Punted,
+		Received: c.RxPackets, Forwarded: c.Forwarded, Protected: c.Encrypted, Unprotected: c.Decrypted,
+		Injected: c.Injected, Fragments: c.Fragments, Reassembled: c.Reassembled,
+		ICMPErrors: c.ICMPErrors, ICMPRateLimited: c.ICMPRateLimited, NATKeepalives: c.NATKeepalives,
+		SPDCacheHits: c.SPDCacheHits, SPDCacheMiss: c.SPDCacheMiss, Drops: allReasons(&c.Drops), Punts: map[string]uint64{},
 		ProtectedBytes:   retired[sad.Outbound].Bytes,
 		UnprotectedBytes: retired[sad.Inbound].Bytes,
 	}
-	for _, i := range snap.Interfaces {
+	for k := range fastpath.NumPuntKinds {
+		s.Global.Punts[k.String()] = c.Punted[k]
+	}
+	tables := g.Engine.Tables()
+	for i, ic := range es.Ifaces {
 		s.Interfaces = append(s.Interfaces, metrics.Interface{
-			Name: i.Name, RxPackets: i.RxPackets, RxBytes: i.RxBytes, TxPackets: i.TxPackets, TxBytes: i.TxBytes,
-			RxDriver: i.RxDropped, TxDriver: i.TxDropped, Drops: i.Drops,
+			Name: tables.Interfaces[i].Name, RxPackets: ic.Port.RxPackets, RxBytes: ic.Port.RxBytes,
+			TxPackets: ic.Port.TxPackets, TxBytes: ic.Port.TxBytes, RxDriver: ic.Port.RxDropped, TxDriver: ic.Port.TxDropped,
+			Drops: allReasons(&ic.Drops),
 		})
 	}
+	s.SAs = make([]metrics.SA, 0, len(sas))
 	for k, sa := range sas {
 		st := sa.Stats(now)
 		if sa.Inner() == nil {
@@ -261,7 +271,7 @@ func (o *Ops) Sample() *metrics.Sample {
 		s.SAs = append(s.SAs, metrics.SA{
 			ID: ids[k], Interface: info.Interface, Map: info.Map, Seq: info.MapSeq, Peer: sa.Remote().String(),
 			Direction: sa.Direction().String(), Protocol: sa.Protocol().String(), SPI: sa.SPI(),
-			Packets: st.Packets, Bytes: st.Bytes, Drops: allReasons(&st.Drops),
+			Packets: st.Packets, Bytes: st.Bytes, Drops: occurred(&st.Drops),
 		})
 	}
 	if e := o.cfg.IKE; e != nil {
@@ -272,6 +282,20 @@ func (o *Ops) Sample() *metrics.Sample {
 		s.Reloads.LastSuccess = time.Unix(0, t)
 	}
 	return s
+}
+
+// occurred maps the drop reasons with a count to it; nil when none.
+func occurred(d *stats.Drops) map[string]uint64 {
+	var m map[string]uint64
+	for r := stats.Reason(1); r < stats.NumReasons; r++ {
+		if d[r] > 0 {
+			if m == nil {
+				m = map[string]uint64{}
+			}
+			m[r.String()] = d[r]
+		}
+	}
+	return m
 }
 
 // ikeSample reads the IKE engine's SAs and counters: those with metrics of

@@ -35,21 +35,7 @@ func manualPair(t *testing.T, g *slowpath.Gateway, seq int) *slowpath.ManualSA {
 // entry's permit line, and returns the outbound SA.
 func installNegotiated(t *testing.T, g *slowpath.Gateway, seq int, sel spd.Selector, spiIn, spiOut uint32) *sad.SA {
 	t.Helper()
-	local, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	mk := func(dir sad.Direction, spi uint32) *sad.SA {
-		sa, err := sad.New(sad.Config{
-			SPI: spi, Protocol: sad.ESP, Direction: dir, Local: local, Remote: peer, Peer: peer,
-			Transform: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}, CipherKey: make([]byte, 20),
-			ReplayWindow: 64, Selectors: []spd.Selector{sel},
-			Lifetime: sad.Lifetime{HardBytes: 4608000 * 1024},
-			Info:     sad.Info{Map: "vpn", MapSeq: seq, Interface: "outside"},
-		}, g.Workers)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sa
-	}
-	in, out := mk(sad.Inbound, spiIn), mk(sad.Outbound, spiOut)
+	in, out := negotiatedSA(t, g, seq, sel, sad.Inbound, spiIn), negotiatedSA(t, g, seq, sel, sad.Outbound, spiOut)
 	if err := g.Engine.SAD().Install(in, out); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +58,24 @@ func installNegotiated(t *testing.T, g *slowpath.Gateway, seq int, sel spd.Selec
 		t.Fatal(err)
 	}
 	return out
+}
+
+// negotiatedSA is an SA as IKE would negotiate it for crypto map vpn
+// entry seq (esp-gcm 128 with 192.0.2.2), not installed.
+func negotiatedSA(t testing.TB, g *slowpath.Gateway, seq int, sel spd.Selector, dir sad.Direction, spi uint32) *sad.SA {
+	t.Helper()
+	local, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	sa, err := sad.New(sad.Config{
+		SPI: spi, Protocol: sad.ESP, Direction: dir, Local: local, Remote: peer, Peer: peer,
+		Transform: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}, CipherKey: make([]byte, 20),
+		ReplayWindow: 64, Selectors: []spd.Selector{sel},
+		Lifetime: sad.Lifetime{HardBytes: 4608000 * 1024},
+		Info:     sad.Info{Map: "vpn", MapSeq: seq, Interface: "outside"},
+	}, g.Workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa
 }
 
 func bound(g *slowpath.Gateway, sa *sad.SA) bool {
@@ -457,4 +461,32 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// BenchmarkSample measures one metrics scrape's read of the gateway
+// (Ops.Sample) by the number of installed SAs, to size
+// metrics.sa_series_limit and the scrape interval; ns/SA is the cost per
+// SA. The fast path does not take part: it only publishes its counters.
+func BenchmarkSample(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprint(n, "SAs"), func(b *testing.B) {
+			g, err := slowpath.Build(controltest.Load(b, controltest.WriteConfig(b, "a", controltest.PolicyA(b, controltest.MoreEntries), 100)), 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sel := spd.Selector{Src: netip.MustParsePrefix("10.1.3.0/24"), Dst: netip.MustParsePrefix("10.2.3.0/24")}
+			var sas []*sad.SA
+			for i := range n / 2 {
+				sas = append(sas, negotiatedSA(b, g, 30, sel, sad.Inbound, uint32(0x10000+i)), negotiatedSA(b, g, 30, sel, sad.Outbound, uint32(0x80000+i)))
+			}
+			if err := g.Engine.SAD().Install(sas...); err != nil {
+				b.Fatal(err)
+			}
+			ops := slowpath.NewOps(g, slowpath.OpsConfig{})
+			for b.Loop() {
+				ops.Sample()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(sas)+4), "ns/SA")
+		})
+	}
 }
