@@ -352,6 +352,12 @@ func (e *Engine) receive(local, remote netip.AddrPort, b []byte) {
 		return
 	}
 	if m.RCookie == 0 {
+		// A responder refusing main mode message 1 answers before it has
+		// a cookie.
+		if sa := e.sas[m.ICookie]; sa != nil && sa.initiator && m.Exchange == isakmp.ExchangeInformational {
+			sa.receive(local, remote, m, b)
+			return
+		}
 		if m.Exchange != isakmp.ExchangeMain {
 			e.stats.inc(cDropUnexpected)
 			e.log.Debug("only main mode starts an ISAKMP SA", "remote", remote, "exchange", m.Exchange)

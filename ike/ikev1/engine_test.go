@@ -259,3 +259,21 @@ func TestResponderLifetime(t *testing.T) {
 		}
 	}
 }
+
+// TestNoProposalChosen: without a common ISAKMP policy the responder
+// refuses message 1 and the initiator gives up at once.
+func TestNoProposalChosen(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.Policies = pa.Policies[:1]
+	pb.Policies = pb.Policies[1:]
+	a, b := newPair(t, pa, pb, nil)
+	start := time.Now()
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	ev := a.rec.wait(&a.ev, kind("failed"))
+	if !contains(a.logs.String(), "NO_PROPOSAL_CHOSEN") || time.Since(start) > time.Second {
+		t.Errorf("initiator failed with %v after %v", ev.err, time.Since(start))
+	}
+	if !contains(b.logs.String(), "no ISAKMP policy matches") {
+		t.Error("responder did not log the policy mismatch")
+	}
+}
