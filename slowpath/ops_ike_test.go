@@ -20,7 +20,7 @@ import (
 func TestOpsWithIKE(t *testing.T) {
 	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", staticEntry))
 	seq := p.establish(t)
-	ops := NewOps(p.a.gw, OpsConfig{IKE: p.a.neg.Engine})
+	ops := NewOps(p.a.gw, OpsConfig{IKE: p.a.neg}) // as the runtime wires it
 
 	ikeSAs, err := ops.IKEv2SAs()
 	if err != nil || len(ikeSAs) != 1 {
@@ -54,13 +54,13 @@ func TestOpsWithIKE(t *testing.T) {
 		t.Errorf("show crypto ipsec sa detail:\n%s", b.String())
 	}
 
-	// Every counter of the engine is exported: named metrics, drops, or
+	// Every counter of the engine and the glue is exported: named metrics, drops, or
 	// events.
 	s := ops.Sample().IKE
 	named := []string{"ike_sa_up", "ike_sa_failed", "child_sa_up", "child_sa_failed", "rx", "tx", "tx_error", "retransmit"}
 	if s == nil || s.SAsByState["established"] != 1 || s.ChildSAs != 1 || s.IKEEstablished != 1 || s.ChildEstablished != 1 ||
-		s.Sent == 0 || s.Received == 0 || len(named)+len(s.Drops)+len(s.Events) != len(p.a.neg.Engine.Stats()) {
-		t.Errorf("IKE sample: %+v (engine: %v)", s, p.a.neg.Engine.Stats())
+		s.Sent == 0 || s.Received == 0 || len(named)+len(s.Drops)+len(s.Events) != len(p.a.neg.Stats()) {
+		t.Errorf("IKE sample: %+v (counters: %v)", s, p.a.neg.Stats())
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(metrics.NewCollector(ops, "test"))
