@@ -82,20 +82,24 @@ func (e *env) tcp(ctx context.Context, d time.Duration) (float64, error) {
 	return r.End.SumReceived.BitsPerSecond, nil
 }
 
+// udpRate is what a UDP measurement found, in packets per second.
+type udpRate struct{ received, sent float64 }
+
 // udp sends 64-byte UDP payloads from host-a as fast as iperf3 can (-b 0)
-// and returns the packets per second host-b received. One iperf3 sender is
-// one core's worth of sendto calls: at the top this measures the sender.
-func (e *env) udp(ctx context.Context, d time.Duration) (float64, error) {
+// and returns the packets per second host-b received and host-a sent. One
+// iperf3 sender is one core's worth of sendto calls: where received is
+// close to sent, the sender is the limit.
+func (e *env) udp(ctx context.Context, d time.Duration) (udpRate, error) {
 	r, err := e.client(ctx, "-u", "-l", "64", "-b", "0", "-t", seconds(d))
 	if err != nil {
-		return 0, err
+		return udpRate{}, err
 	}
 	s := r.End.Sum
 	got := s.Packets - s.LostPackets
 	if s.Seconds <= 0 || got <= 0 {
-		return 0, fmt.Errorf("iperf3 UDP: host-b received nothing (%d sent, %d lost)", s.Packets, s.LostPackets)
+		return udpRate{}, fmt.Errorf("iperf3 UDP: host-b received nothing (%d sent, %d lost)", s.Packets, s.LostPackets)
 	}
-	return float64(got) / s.Seconds, nil
+	return udpRate{received: float64(got) / s.Seconds, sent: float64(s.Packets) / s.Seconds}, nil
 }
 
 func seconds(d time.Duration) string {

@@ -130,7 +130,7 @@ func run(ctx context.Context, o options) error {
 			fmt.Fprintf(os.Stderr, "round %d/%d  %-10s ", round, o.rounds, sc.name)
 			env := &env{opts: o, dir: filepath.Join(work, fmt.Sprintf("%s-%d", sc.name, round)),
 				prefix: fmt.Sprintf("%s%d%d", prefix, round, i)}
-			tcp, udp, err := measure(ctx, sc, env)
+			m, err := measure(ctx, sc, env)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -140,9 +140,10 @@ func run(ctx context.Context, o options) error {
 				fmt.Fprintf(os.Stderr, "FAILED\n%v\n", err)
 				continue
 			}
-			r.TCP = append(r.TCP, tcp)
-			r.UDP = append(r.UDP, udp)
-			fmt.Fprintf(os.Stderr, "TCP %6.3f Gbit/s   UDP 64 B %7.1f kpps\n", tcp/1e9, udp/1e3)
+			r.TCP = append(r.TCP, m.tcp)
+			r.UDP = append(r.UDP, m.udp.received)
+			r.UDPSent = append(r.UDPSent, m.udp.sent)
+			fmt.Fprintf(os.Stderr, "TCP %6.3f Gbit/s   UDP 64 B %7.1f kpps received of %7.1f kpps sent\n", m.tcp/1e9, m.udp.received/1e3, m.udp.sent/1e3)
 		}
 	}
 	if o.profile {
@@ -168,7 +169,12 @@ func run(ctx context.Context, o options) error {
 // measure brings one scenario up on a fresh topology, runs the TCP and the
 // UDP measurement and tears everything down again, within the scenario
 // timeout.
-func measure(ctx context.Context, sc *scenario, e *env) (tcp, udp float64, err error) {
+type sample struct {
+	tcp float64 // bits per second
+	udp udpRate
+}
+
+func measure(ctx context.Context, sc *scenario, e *env) (s sample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.timeout)
 	defer cancel()
 	defer func() {
@@ -177,21 +183,21 @@ func measure(ctx context.Context, sc *scenario, e *env) (tcp, udp float64, err e
 		}
 	}()
 	if err := e.up(ctx, sc); err != nil {
-		return 0, 0, err
+		return s, err
 	}
-	if tcp, err = retry(ctx, e, e.tcp, e.opts.tcpTime); err != nil {
-		return 0, 0, e.withLogs(err)
+	if s.tcp, err = retry(ctx, e, e.tcp, e.opts.tcpTime); err != nil {
+		return s, e.withLogs(err)
 	}
-	if udp, err = retry(ctx, e, e.udp, e.opts.udpTime); err != nil {
-		return 0, 0, e.withLogs(err)
+	if s.udp, err = retry(ctx, e, e.udp, e.opts.udpTime); err != nil {
+		return s, e.withLogs(err)
 	}
-	return tcp, udp, nil
+	return s, nil
 }
 
 // retry runs a measurement a second time if the first fails: iperf3's
 // control connection shares the saturated path with the test traffic, and
 // now and then a UDP flood loses the exchange at its end.
-func retry(ctx context.Context, e *env, m func(context.Context, time.Duration) (float64, error), d time.Duration) (float64, error) {
+func retry[T any](ctx context.Context, e *env, m func(context.Context, time.Duration) (T, error), d time.Duration) (T, error) {
 	v, err := m(ctx, d)
 	if err == nil || ctx.Err() != nil {
 		return v, err
@@ -199,7 +205,8 @@ func retry(ctx context.Context, e *env, m func(context.Context, time.Duration) (
 	fmt.Fprintf(os.Stderr, "(retrying: %v) ", err)
 	if e.server.exited() {
 		if err := e.startServer(ctx); err != nil {
-			return 0, err
+			var zero T
+			return zero, err
 		}
 	}
 	return m(ctx, d)

@@ -39,7 +39,7 @@ func TestIpsecgwPolicyParses(t *testing.T) {
 
 func testReport() *Report {
 	r := &Report{Rounds: 3, Machine: Machine{CPU: "cpu <test>", CPUs: 2}, Rows: []*Row{
-		{Scenario: "kernel", Title: "kernel", TCP: []float64{4e9, 3e9, 5e9}, UDP: []float64{2e5, 2e5, 2e5}},
+		{Scenario: "kernel", Title: "kernel", TCP: []float64{4e9, 3e9, 5e9}, UDP: []float64{2e5, 2e5, 2e5}, UDPSent: []float64{2.5e5, 2.5e5, 2.5e5}},
 		{Scenario: "strongswan", Title: "strongSwan", TCP: []float64{5e8, 6e8, 4e8}, UDP: []float64{4e4, 4e4, 4e4}},
 		{Scenario: "wireguard", Title: "wireguard-go", Skipped: "not installed"},
 		{Scenario: "ipsecgw", Title: "ipsecgw", Error: "gw-a exited"},
@@ -62,7 +62,7 @@ func TestReportRatiosAndTable(t *testing.T) {
 	}
 	var b strings.Builder
 	r.table(&b)
-	for _, want := range []string{"| kernel | 4.000 (3.00–5.00) | 200.0 (200–200) | 8.00× |", "| ipsecgw | FAILED |", "ipsecgw failed: gw-a exited", "wireguard skipped: not installed"} {
+	for _, want := range []string{"| kernel | 4.000 (3.00–5.00) | 200.0 (200–200) | 250 | 8.00× |", "| ipsecgw | FAILED |", "ipsecgw failed: gw-a exited", "wireguard skipped: not installed"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

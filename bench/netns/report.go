@@ -17,11 +17,13 @@ import (
 type Row struct {
 	Scenario string    `json:"scenario"`
 	Title    string    `json:"title"`
-	TCP      []float64 `json:"tcp_bps"` // per round, bits per second received
-	UDP      []float64 `json:"udp_pps"` // per round, 64-byte packets per second received
+	TCP      []float64 `json:"tcp_bps"`      // per round, bits per second received
+	UDP      []float64 `json:"udp_pps"`      // per round, 64-byte packets per second received
+	UDPSent  []float64 `json:"udp_sent_pps"` // per round, packets per second host-a sent
 	// Medians over rounds.
-	TCPMedian float64 `json:"tcp_bps_median"`
-	UDPMedian float64 `json:"udp_pps_median"`
+	TCPMedian     float64 `json:"tcp_bps_median"`
+	UDPMedian     float64 `json:"udp_pps_median"`
+	UDPSentMedian float64 `json:"udp_sent_pps_median"`
 	// Ratios of this row's medians to other rows' medians of the same run
 	// (absent where that row has no figure).
 	TCPRatio map[string]float64 `json:"tcp_ratio,omitempty"`
@@ -89,7 +91,7 @@ var baselines = []string{"kernel", "strongswan", "wireguard"}
 func (r *Report) finish() {
 	byName := map[string]*Row{}
 	for _, row := range r.Rows {
-		row.TCPMedian, row.UDPMedian = median(row.TCP), median(row.UDP)
+		row.TCPMedian, row.UDPMedian, row.UDPSentMedian = median(row.TCP), median(row.UDP), median(row.UDPSent)
 		byName[row.Scenario] = row
 	}
 	for _, row := range r.Rows {
@@ -149,17 +151,17 @@ func (r *Report) table(w io.Writer) {
 	fmt.Fprintf(w, "netns benchmark %s: %d round(s), TCP %gs (1 stream), UDP %gs (64-byte payload); medians (min–max)\n",
 		r.Time.Format(time.RFC3339), r.Rounds, r.TCPSeconds, r.UDPSeconds)
 	fmt.Fprintf(w, "machine: %s, %d CPUs, Linux %s, %s\n\n", r.Machine.CPU, r.Machine.CPUs, r.Machine.Kernel, r.Machine.Go)
-	fmt.Fprintln(w, "| path | TCP Gbit/s | UDP 64 B kpps | TCP × strongSwan | TCP × wireguard-go | TCP % of kernel | UDP × strongSwan | UDP × wireguard-go |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| path | TCP Gbit/s | UDP 64 B kpps received | (sent) | TCP × strongSwan | TCP × wireguard-go | TCP % of kernel | UDP × strongSwan | UDP × wireguard-go |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	var notes []string
 	for _, row := range r.Rows {
 		switch {
 		case row.Skipped != "":
-			fmt.Fprintf(w, "| %s | skipped | skipped | | | | | |\n", row.Title)
+			fmt.Fprintf(w, "| %s | skipped | skipped | | | | | | |\n", row.Title)
 			notes = append(notes, fmt.Sprintf("%s skipped: %s", row.Scenario, row.Skipped))
 			continue
 		case row.Error != "" && len(row.TCP) == 0:
-			fmt.Fprintf(w, "| %s | FAILED | FAILED | | | | | |\n", row.Title)
+			fmt.Fprintf(w, "| %s | FAILED | FAILED | | | | | | |\n", row.Title)
 			notes = append(notes, fmt.Sprintf("%s failed: %s", row.Scenario, row.Error))
 			continue
 		case row.Error != "":
@@ -169,8 +171,8 @@ func (r *Report) table(w io.Writer) {
 		if v, ok := row.TCPRatio["kernel"]; ok {
 			pct = fmt.Sprintf("%.0f%%", 100*v)
 		}
-		fmt.Fprintf(w, "| %s | %.3f%s | %.1f%s | %s | %s | %s | %s | %s |\n", row.Title,
-			row.TCPMedian/1e9, spread(row.TCP, 1e9, "%.2f"), row.UDPMedian/1e3, spread(row.UDP, 1e3, "%.0f"),
+		fmt.Fprintf(w, "| %s | %.3f%s | %.1f%s | %.0f | %s | %s | %s | %s | %s |\n", row.Title,
+			row.TCPMedian/1e9, spread(row.TCP, 1e9, "%.2f"), row.UDPMedian/1e3, spread(row.UDP, 1e3, "%.0f"), row.UDPSentMedian/1e3,
 			ratio(row.TCPRatio, "strongswan"), ratio(row.TCPRatio, "wireguard"), pct,
 			ratio(row.UDPRatio, "strongswan"), ratio(row.UDPRatio, "wireguard"))
 	}
