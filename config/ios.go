@@ -63,6 +63,50 @@ func (l *line) rest(n int) string {
 
 func (l *line) text() string { return strings.Join(l.words, " ") }
 
+// shown is the line as diagnostics quote it: a mistyped command may hold a
+// key, so words after key keywords and anything that looks like a key are
+// masked, and an unknown crypto command is cut after its third word, where
+// keys begin (diagnostics reach terminals and logs).
+func (l *line) shown() string {
+	words := l.words
+	cut := len(words) > 3 && strings.EqualFold(words[0], "crypto")
+	if cut {
+		words = words[:3]
+	}
+	w := make([]string, len(words), len(words)+1)
+	for i, s := range words {
+		w[i] = shownWord(s)
+		if i > 0 && secretKeyword[strings.ToLower(l.words[i-1])] {
+			w[i] = redacted
+		}
+	}
+	if cut {
+		w = append(w, "…")
+	}
+	return strings.Join(w, " ")
+}
+
+const redacted = "<redacted>"
+
+// secretKeyword are the words a secret follows in IOS syntax (and in
+// mistyped variants of it, which reach the "not implemented" warning).
+var secretKeyword = map[string]bool{"key": true, "pre-shared-key": true, "cipher": true, "authenticator": true,
+	"password": true, "secret": true}
+
+// shownWord masks a word that could be key material: a hex string of 16
+// digits or more (a 64-bit key, the shortest the transforms take).
+func shownWord(s string) string {
+	if len(s) < 16 {
+		return s
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return s
+		}
+	}
+	return redacted
+}
+
 // stanza is a configuration mode.
 type stanza interface {
 	// command applies l if it belongs to this mode and reports whether it
@@ -102,7 +146,7 @@ func (p *parser) warnf(l *line, format string, a ...any)  { p.d.warnf(l.pos, for
 
 // unimplemented warns about a command the gateway accepts and ignores.
 func (p *parser) unimplemented(l *line) {
-	p.warnf(l, "not implemented, ignored: %s", l.text())
+	p.warnf(l, "not implemented, ignored: %s", l.shown())
 }
 
 // push opens a sub-mode after the current command.
@@ -201,11 +245,11 @@ func number(l *line, i int, what string, lo, hi int64) (int64, error) {
 	var n int64
 	s := l.words[i]
 	if s == "" || len(s) > 19 {
-		return 0, fmt.Errorf("malformed %s %q", what, s)
+		return 0, fmt.Errorf("malformed %s %q", what, shownWord(s))
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("malformed %s %q", what, s)
+			return 0, fmt.Errorf("malformed %s %q", what, shownWord(s))
 		}
 		n = n*10 + int64(c-'0')
 	}

@@ -248,7 +248,7 @@ func (m entryMode) command(p *parser, l *line) bool {
 	}
 	name := e.Name(m.dynamic)
 	if e.Kind == DynamicEntry {
-		p.errorf(l, "%s includes dynamic map %s: configure %q in the dynamic map's entries", name, e.Dynamic, l.text())
+		p.errorf(l, "%s includes dynamic map %s: configure %q in the dynamic map's entries", name, e.Dynamic, l.shown())
 		return true
 	}
 	switch {

@@ -126,7 +126,7 @@ func (p *parser) ipAddress(i *Interface, l *line) {
 	secondary := n == 5 && l.word(4) == "secondary"
 	if n != 4 && !secondary {
 		if n == 3 && (l.word(2) == "dhcp" || l.word(2) == "negotiated") {
-			p.warnf(l, "not implemented, ignored: %s (configure the address)", l.text())
+			p.warnf(l, "not implemented, ignored: %s (configure the address)", l.shown())
 			return
 		}
 		p.errorf(l, "want ip address ADDRESS MASK [secondary]")
@@ -176,11 +176,11 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // ipv6Address is `ipv6 address P/LEN`.
 func (p *parser) ipv6Address(i *Interface, l *line) {
 	if len(l.words) != 3 {
-		p.warnf(l, "not implemented, ignored: %s", l.text())
+		p.warnf(l, "not implemented, ignored: %s", l.shown())
 		return
 	}
 	if l.word(2) == "autoconfig" || l.word(2) == "dhcp" {
-		p.warnf(l, "not implemented, ignored: %s (configure the address)", l.text())
+		p.warnf(l, "not implemented, ignored: %s (configure the address)", l.shown())
 		return
 	}
 	pfx, err := netip.ParsePrefix(l.words[2])

@@ -360,10 +360,11 @@ func respond(m *CompiledMap, peer netip.Addr, req spd.Selector) (*CompiledEntry,
 }
 
 // candidate is the responder entry an engineer would expect to answer: the
-// first naming the peer, else the first dynamic template.
+// first ipsec-isakmp entry naming the peer (a manual entry never
+// negotiates), else the first dynamic template.
 func candidate(m *CompiledMap, peer netip.Addr) *CompiledEntry {
 	for _, e := range m.Entries {
-		if e.Kind != DynamicEntry && hasAddr(e.Peers, peer) {
+		if e.Kind == ISAKMPEntry && hasAddr(e.Peers, peer) {
 			return e
 		}
 	}

@@ -344,3 +344,20 @@ func mustLoadErr(t *testing.T) *Config {
 	}
 	return cfg
 }
+
+// TestPeerCheckSkipsManualResponder: a manual entry naming the initiator
+// never answers a negotiation, so a refusal is explained with the
+// ipsec-isakmp entry that would, not the manual one before it.
+func TestPeerCheckSkipsManualResponder(t *testing.T) {
+	m, n := siteA, siteB
+	m.acl = []string{"permit ip 10.1.0.0 0.0.255.255 10.3.0.0 0.0.255.255"}
+	key := strings.Repeat("ab", 36) // esp-gcm 256: key and salt
+	n.extra = []string{"crypto map m 5 ipsec-manual", " set peer 192.0.2.1", " set transform-set gcm",
+		" set session-key inbound esp 300 cipher " + key, " set session-key outbound esp 301 cipher " + key,
+		" match address 102", "access-list 102 permit ip 10.9.0.0 0.0.255.255 10.1.0.0 0.0.255.255"}
+	r := peerCheck(t, m.text(), n.text())
+	expect(t, r, false, "A -> B: FAIL", `B ACL 101 line 1 "permit ip 10.2.0.0 0.0.255.255 10.1.0.0 0.0.255.255" does not contain it`)
+	if s := r.String(); strings.Contains(s, "refused: B ACL 102") {
+		t.Errorf("the refusal names the manual entry's ACL:\n%s", s)
+	}
+}
