@@ -213,7 +213,8 @@ func (x *Negotiator) receive(p *fastpath.Punt) {
 const natTPort = 4500
 
 // acquire starts negotiation for a flow a static ipsec-isakmp entry
-// protects: with the entry's first set peer (AcquireFailed moves on).
+// protects: with the entry's first set peer IKEv2 can authenticate
+// (AcquireFailed moves on to the next).
 func (x *Negotiator) acquire(p *fastpath.Punt) {
 	gw := x.gw()
 	t := gw.Engine.Tables()
@@ -222,9 +223,9 @@ func (x *Negotiator) acquire(p *fastpath.Punt) {
 	}
 	cur := t.Interfaces[p.Iface].Crypto
 	cm := gw.Maps[p.Iface]
-	if cur == nil || cm == nil || cur.SPD != p.Crypto.SPD || p.Rule >= len(cm.Rules) {
-		// A reload replaced the map since the worker punted; the next
-		// packet asks again.
+	if cur == nil || cm == nil || cur.SPD != p.Crypto.SPD || !sameRules(cur, cm) {
+		// A reload replaced the map since the worker punted (or is
+		// publishing it); the next packet asks again.
 		x.counters.AcquiresStale.Add(1)
 		return
 	}
@@ -239,7 +240,12 @@ func (x *Negotiator) acquire(p *fastpath.Punt) {
 		x.warnOnce("acquire v1 "+e.Name(), "traffic for an IKEv1 entry: IKEv1 entries are not negotiated yet", "entry", e.Name(), "flow", p.Flow.String())
 		return
 	}
-	peer := x.peerName(cm, e.Peers[0])
+	var peer string
+	for _, a := range e.Peers {
+		if peer = x.peerName(cm, a); peer != "" {
+			break
+		}
+	}
 	if peer == "" {
 		x.counters.AcquiresNotNegotiable.Add(1)
 		x.warnOnce("acquire nopeer "+e.Name(), "cannot negotiate: the entry's peer is not configured for IKEv2 (see the warnings at start)", "entry", e.Name())
