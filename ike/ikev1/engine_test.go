@@ -220,15 +220,17 @@ func TestRekeyISAKMPSA(t *testing.T) {
 	}
 }
 
-// TestLostMessages loses datagrams on both sides during main mode and
-// quick mode; retransmissions (initiator's messages, the responder's
-// quick mode 2) and answers to duplicates recover the exchange.
+// TestLostMessages loses the first copy of main mode 1 and 5 and quick
+// mode 3 from A, and of main mode 2 and 6 and quick mode 2 from B:
+// initiator retransmissions, the responder's quick mode 2 retransmission
+// and answers to duplicates recover every one.
 func TestLostMessages(t *testing.T) {
 	pa, pb := defaultPeers()
-	a, b := newLossyPair(t, pa, pb, nil, map[int64]bool{1: true, 4: true, 7: true}, map[int64]bool{1: true, 4: true, 6: true})
+	// Distinct datagrams: A sends MM1 MM3 MM5 QM1 QM3, B MM2 MM4 MM6 QM2.
+	a, b := newLossyPair(t, pa, pb, nil, map[int]bool{1: true, 3: true, 5: true}, map[int]bool{1: true, 3: true, 4: true})
 	establish(t, a, b, 1)
 	sa, sb := a.e.Stats(), b.e.Stats()
-	if sa["retransmit"] == 0 || sb["duplicate_rx"] == 0 || sb["retransmit"] == 0 || sa["isakmp_sa_failed"]+sb["isakmp_sa_failed"] != 0 {
+	if sa["retransmit"] < 3 || sb["retransmit"] < 1 || sa["duplicate_rx"] < 1 || sb["duplicate_rx"] < 2 {
 		t.Errorf("stats A %v B %v", sa, sb)
 	}
 }

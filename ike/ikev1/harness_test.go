@@ -3,6 +3,7 @@ package ikev1
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -151,22 +152,37 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// gate is a Transport that can go silent (a dead peer) or lose chosen
-// datagrams, and counts sends.
+// gate is a Transport that can go silent (a dead peer) or lose the first
+// copy of chosen datagrams, and counts sends.
 type gate struct {
 	next   ike.Transport
 	closed atomic.Bool
 	sent   atomic.Int64
-	// lose, if set before the engine runs, drops the n-th datagram (from 1).
-	lose map[int64]bool
+	// lose, if set before the engine runs, drops the first copy of the
+	// n-th distinct datagram (from 1); retransmissions are identical
+	// copies and get through.
+	lose     map[int]bool
+	mu       sync.Mutex
+	distinct map[[32]byte]bool
 }
 
 func (g *gate) Send(local, remote netip.AddrPort, b []byte) error {
 	if g.closed.Load() {
 		return nil
 	}
-	if n := g.sent.Add(1); g.lose[n] {
-		return nil
+	g.sent.Add(1)
+	if g.lose != nil {
+		g.mu.Lock()
+		d := sha256.Sum256(b)
+		first := !g.distinct[d]
+		if first {
+			g.distinct[d] = true
+		}
+		drop := first && g.lose[len(g.distinct)]
+		g.mu.Unlock()
+		if drop {
+			return nil
+		}
 	}
 	return g.next.Send(local, remote, b)
 }
@@ -189,7 +205,7 @@ func newPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config)) (a, b *n
 
 // newLossyPair is newPair with datagrams lost: loseA and loseB number each
 // side's sends from 1.
-func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), loseA, loseB map[int64]bool) (a, b *node) {
+func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), loseA, loseB map[int]bool) (a, b *node) {
 	t.Helper()
 	addrA, addrB := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
 	var connA, connB *udp.Conn
@@ -211,8 +227,8 @@ func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), los
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var done sync.WaitGroup
-	mk := func(name string, conn *udp.Conn, p *PeerConfig, lose map[int64]bool) *node {
-		n := &node{name: name, rec: newRecorder(t, name), logs: &syncBuffer{}, gate: &gate{next: conn, lose: lose}, peer: p}
+	mk := func(name string, conn *udp.Conn, p *PeerConfig, lose map[int]bool) *node {
+		n := &node{name: name, rec: newRecorder(t, name), logs: &syncBuffer{}, gate: &gate{next: conn, lose: lose, distinct: map[[32]byte]bool{}}, peer: p}
 		cfg := Config{
 			Transport: n.gate, Installer: n.rec,
 			Logger:  slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name),
