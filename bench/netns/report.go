@@ -171,8 +171,12 @@ func (r *Report) table(w io.Writer) {
 		if v, ok := row.TCPRatio["kernel"]; ok {
 			pct = fmt.Sprintf("%.0f%%", 100*v)
 		}
-		fmt.Fprintf(w, "| %s | %.3f%s | %.1f%s | %.0f | %s | %s | %s | %s | %s |\n", row.Title,
-			row.TCPMedian/1e9, spread(row.TCP, 1e9, "%.2f"), row.UDPMedian/1e3, spread(row.UDP, 1e3, "%.0f"), row.UDPSentMedian/1e3,
+		sent := "–" // runs stored before the sender's rate was recorded
+		if len(row.UDPSent) > 0 {
+			sent = fmt.Sprintf("%.0f", row.UDPSentMedian/1e3)
+		}
+		fmt.Fprintf(w, "| %s | %.3f%s | %.1f%s | %s | %s | %s | %s | %s | %s |\n", row.Title,
+			row.TCPMedian/1e9, spread(row.TCP, 1e9, "%.2f"), row.UDPMedian/1e3, spread(row.UDP, 1e3, "%.0f"), sent,
 			ratio(row.TCPRatio, "strongswan"), ratio(row.TCPRatio, "wireguard"), pct,
 			ratio(row.UDPRatio, "strongswan"), ratio(row.UDPRatio, "wireguard"))
 	}
