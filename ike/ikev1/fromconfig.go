@@ -34,8 +34,9 @@ func DynamicPeerName(m *config.CompiledMap, keyPrefix netip.Prefix) string {
 //   - ISAKMP policies are the pre-share `crypto isakmp policy` entries by
 //     priority (none: DefaultPolicies); `crypto isakmp keepalive` is DPD.
 //
-// A peer without a key is left out and reported in skipped, as IOS
-// cannot negotiate with it either.
+// maps may hold nil entries (interfaces without a crypto map), as
+// slowpath.Gateway.Maps does. A peer without a key is left out and
+// reported in skipped, as IOS cannot negotiate with it either.
 func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*PeerConfig, skipped []string) {
 	policies, notes := policiesFromConfig(pol)
 	skipped = append(skipped, notes...)
@@ -43,7 +44,19 @@ func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*P
 	if k := pol.ISAKMP.Keepalive; k != nil {
 		dpd = ike.DPD{Interval: time.Duration(k.Interval) * time.Second, Retry: time.Duration(k.Retry) * time.Second, OnDemand: !k.Periodic}
 	}
+	// A crypto map applied to several interfaces compiles once per
+	// interface; its peers are configured once.
+	seen := map[string]bool{}
+	add := func(p *PeerConfig) {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			peers = append(peers, p)
+		}
+	}
 	for _, m := range maps {
+		if m == nil || m.Map == "" {
+			continue
+		}
 		local := func(peer netip.Addr) netip.Addr { return m.LocalFor(peer) }
 		byPeer := map[netip.Addr]*PeerConfig{}
 		var order []netip.Addr
@@ -74,7 +87,7 @@ func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*P
 			}
 		}
 		for _, a := range order {
-			peers = append(peers, byPeer[a])
+			add(byPeer[a])
 		}
 		if len(dynamic) == 0 {
 			continue
@@ -83,7 +96,7 @@ func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*P
 			if k.Peer.IsSingleIP() {
 				continue
 			}
-			peers = append(peers, &PeerConfig{Name: DynamicPeerName(m, k.Peer), Local: local(k.Peer.Addr()), Remote: k.Peer,
+			add(&PeerConfig{Name: DynamicPeerName(m, k.Peer), Local: local(k.Peer.Addr()), Remote: k.Peer,
 				PSK: ike.Secret(k.Key.Reveal()), Policies: policies, DPD: dpd, Children: dynamic})
 		}
 	}
@@ -101,14 +114,12 @@ func keyFor(pol *config.Policy, addr netip.Addr) *config.ISAKMPKey {
 	return best
 }
 
+// policiesFromConfig converts the ISAKMP policies (the configuration
+// accepts only pre-share authentication).
 func policiesFromConfig(pol *config.Policy) ([]Policy, []string) {
 	var out []Policy
 	var notes []string
 	for _, p := range pol.ISAKMP.Policies {
-		if p.Authentication != config.AuthPreShare {
-			notes = append(notes, fmt.Sprintf("crypto isakmp policy %d: only pre-share authentication is supported; skipped", p.Priority))
-			continue
-		}
 		var h Hash
 		switch p.Hash {
 		case config.PRFHMACMD5:

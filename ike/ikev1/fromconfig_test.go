@@ -96,3 +96,83 @@ func TestGuideExampleNegotiates(t *testing.T) {
 		t.Errorf("ISAKMP SA %+v", info)
 	}
 }
+
+// TestPeersFromConfigMaps: static entries with several set peers, a
+// dynamic template behind a wildcard key, IKEv2 entries left to package
+// ike, a keyless peer reported, nil maps skipped.
+func TestPeersFromConfigMaps(t *testing.T) {
+	text := `crypto isakmp policy 5
+ encryption aes 128
+ hash sha256
+ authentication pre-share
+ group 14
+crypto isakmp policy 9
+ authentication pre-share
+ group 24
+crypto isakmp key k1 address 192.0.2.2
+crypto isakmp key kwild address 0.0.0.0 0.0.0.0
+crypto isakmp keepalive 10 3 periodic
+crypto ipsec transform-set ts1 esp-aes 256 esp-sha256-hmac
+crypto ipsec transform-set ts2 ah-sha256-hmac esp-aes
+access-list 101 permit ip 10.1.0.0 0.0.255.255 10.2.0.0 0.0.255.255
+access-list 102 permit ip 10.1.0.0 0.0.255.255 10.3.0.0 0.0.255.255
+crypto dynamic-map dyn 10
+ set transform-set ts1
+crypto map vpn 10 ipsec-isakmp
+ set peer 192.0.2.2
+ set peer 192.0.2.3
+ set transform-set ts1 ts2
+ set pfs group14
+ match address 101
+crypto map vpn 20 ipsec-isakmp
+ set peer 192.0.2.2
+ set transform-set ts1
+ match address 102
+crypto map vpn 100 ipsec-isakmp dynamic dyn
+interface Gi1
+ ip address 192.0.2.1 255.255.255.0
+ crypto map vpn
+`
+	pol, diags := config.ParseIOS("t.cfg", []byte(text))
+	if diags.Errors() > 0 {
+		t.Fatalf("config: %v", diags)
+	}
+	maps, err := pol.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, skipped := PeersFromConfig(pol, append([]*config.CompiledMap{nil}, maps...))
+	names := map[string]*PeerConfig{}
+	for _, p := range peers {
+		names[p.Name] = p
+	}
+	p2, p3, dyn := names["vpn 192.0.2.2"], names["vpn 192.0.2.3"], names["vpn dynamic 0.0.0.0/0"]
+	if p2 == nil || p3 == nil || dyn == nil || len(peers) != 3 {
+		t.Fatalf("peers %v", names)
+	}
+	if len(p2.Children) != 2 || p2.Children[0].Name != "crypto map vpn 10" || p2.Children[1].Name != "crypto map vpn 20" || string(p2.PSK) != "k1" {
+		t.Errorf("192.0.2.2: %+v", p2)
+	}
+	// 192.0.2.3 has no host key: the wildcard key covers it, as on IOS.
+	if len(p3.Children) != 1 || string(p3.PSK) != "kwild" {
+		t.Errorf("192.0.2.3: %+v", p3)
+	}
+	c := p2.Children[0]
+	if c.PFS != keymat.MODP2048 || len(c.TransformSets) != 2 || c.TransformSets[1].AH != crypto.IntegHMACSHA256_128 {
+		t.Errorf("entry 10: %+v", c)
+	}
+	if len(p2.Policies) != 1 || p2.Policies[0].Hash != HashSHA256 || p2.DPD.Interval != 10*time.Second || p2.DPD.OnDemand {
+		t.Errorf("policies %+v DPD %+v", p2.Policies, p2.DPD)
+	}
+	if dyn.Remote.Bits() != 0 || len(dyn.Children) != 1 || dyn.Children[0].Lines != nil {
+		t.Errorf("template %+v", dyn)
+	}
+	// Group 24 (MODP 2048/256) is valid IOS but not implemented here.
+	if len(skipped) != 1 || !strings.Contains(skipped[0], "policy 9") {
+		t.Errorf("skipped %v", skipped)
+	}
+	e, _ := New(Config{Transport: discard{}, Installer: nopInstaller{}})
+	if err := e.SetPeers(peers); err != nil {
+		t.Errorf("SetPeers: %v", err)
+	}
+}
