@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -704,7 +705,7 @@ access-list 110 permit ip %s %s %s %s
 			self.LAN().Addr(), wildcard(self.LAN()), peer.LAN().Addr(), wildcard(peer.LAN()))
 		name := filepath.Join(dir, self.GatewayNS)
 		os.WriteFile(name+".cfg", []byte(pol), 0o644)
-		sys := fmt.Sprintf("interfaces:\n  - {name: inside, driver: afxdp}\n  - {name: outside, driver: afxdp}\ndataplane: {workers: %d}\npolicy_file: %s.cfg\ncontrol: {socket: %[2]s.sock}\nlog: {level: info}\n", queues, name)
+		sys := fmt.Sprintf("interfaces:\n  - {name: inside, driver: afxdp}\n  - {name: outside, driver: afxdp}\ndataplane: {workers: %d}\npolicy_file: %s.cfg\ncontrol: {socket: %[2]s.sock}\nmetrics: {listen: \"127.0.0.1:9469\"}\nlog: {level: info}\n", queues, name)
 		os.WriteFile(name+".yaml", []byte(sys), 0o644)
 		return name
 	}
@@ -774,6 +775,12 @@ access-list 110 permit ip %s %s %s %s
 	show, err := exec.Command(bin, "show", "crypto", "ipsec", "sa", "--socket", cfgA+".sock").CombinedOutput()
 	if err != nil || !strings.Contains(string(show), "#pkts encaps: ") || !strings.Contains(string(show), "current outbound spi: 0x3E9(1001)") {
 		t.Errorf("show crypto ipsec sa on the live gateway: %v\n%s", err, show)
+	}
+	// Prometheus scrapes the same counters (each gateway listens on the
+	// loopback of its own namespace).
+	scrape, err := topo.Output(tp.A.GatewayNS, "curl", "-sf", "http://127.0.0.1:9469/metrics")
+	if err != nil || !regexp.MustCompile(`(?m)^ipsecgw_protected_packets_total [1-9]`).Match(scrape) {
+		t.Errorf("scraping gateway A's metrics: %v\n%.2000s", err, scrape)
 	}
 	gws[0].Process.Signal(syscall.SIGHUP)
 	if out, err := topo.Output(tp.A.HostNS, "ping", "-c", "3", "-i", "0.2", "-W", "1", tp.B.Host.Addr().String()); err != nil {
