@@ -275,7 +275,9 @@ func (sa *isakmpSA) mainMode(local, remote netip.AddrPort, m *isakmp.Message, ra
 		}
 		return
 	}
-	if sa.state == stateQMIdle || (sa.initiator && sa.state == stateMMNoState && m.Encrypted()) {
+	// Messages 5 and 6 are encrypted, the others not; anything else is
+	// dropped, not allowed to end the SA.
+	if sa.state == stateQMIdle || m.Encrypted() != (sa.state == stateMMKeyExch) {
 		e.stats.inc(cDropUnexpected)
 		return
 	}
@@ -314,8 +316,8 @@ func (sa *isakmpSA) mainMode(local, remote netip.AddrPort, m *isakmp.Message, ra
 		sa.lastIn = d
 		err = sa.responderKE(m)
 	case !sa.initiator && sa.state == stateMMKeyExch:
-		sa.local, sa.remote = local, remote // floated to the NAT-T port
 		if err = sa.checkAuth(m, nextIV); err == nil {
+			sa.local, sa.remote = local, remote // floated to the NAT-T port
 			sa.lastIn = d
 			sa.sendMain(sa.authPayloads(false), false)
 			sa.up()
