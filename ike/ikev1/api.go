@@ -76,17 +76,20 @@ func (e *Engine) HardExpire(spi uint32) {
 }
 
 // Usage reports the byte counters of the IPsec SA with inbound SPI spi
-// (cumulative); inbound growth counts as life from the peer for dead
-// peer detection.
+// (cumulative): inbound growth counts as life from the peer, outbound
+// growth as traffic that on-demand dead peer detection checks for.
 func (e *Engine) Usage(spi uint32, inBytes, outBytes uint64) {
 	e.post(func() {
 		c := e.childBySPI(spi)
 		if c == nil {
 			return
 		}
-		if inBytes > c.inBytes {
-			if sa := e.established(c.remote); sa != nil {
+		if sa := e.established(c.remote); sa != nil {
+			if inBytes > c.inBytes {
 				sa.lastHeard = e.clk.Now()
+			}
+			if outBytes > c.outBytes {
+				sa.lastSent = e.clk.Now()
 			}
 		}
 		c.inBytes, c.outBytes = inBytes, outBytes

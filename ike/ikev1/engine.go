@@ -23,6 +23,12 @@
 // errors. Keys come from keymat.go (RFC 2409 §5 and Appendix B), messages
 // from package isakmp.
 //
+// Installer events: one ike.ChildSA per negotiated protocol, so an AH+ESP
+// bundle arrives as two ChildSAs with the same entry, line and proxy IDs
+// (make-before-break order as ike.Installer documents, each protocol
+// replacing its own predecessor). ISAKMP SAs come up and go down as
+// ike.IKESAInfo with IDs from 1<<32, apart from the IKEv2 engine's.
+//
 // IKEv1 IPsec SAs are not owned by an ISAKMP SA: they outlive it, and
 // rekeys, deletes and DPD go over whichever ISAKMP SA is up with the peer
 // (a new one is negotiated when needed), as on IOS.

@@ -279,3 +279,24 @@ func TestNoProposalChosen(t *testing.T) {
 		t.Error("responder did not log the policy mismatch")
 	}
 }
+
+// TestDPDOnDemand: on-demand DPD stays quiet while no traffic goes to the
+// peer, and checks once outbound traffic gets no answer.
+func TestDPDOnDemand(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.DPD = ike.DPD{Interval: 300 * time.Millisecond, Retry: 100 * time.Millisecond, Retries: 2, OnDemand: true}
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	time.Sleep(800 * time.Millisecond)
+	if n := a.e.Stats()["dpd_sent"]; n != 0 {
+		t.Fatalf("%d DPD messages without traffic", n)
+	}
+	b.gate.closed.Store(true)
+	a.e.Usage(sa[0].InSPI, 0, 1500)
+	if ev := a.rec.wait(&a.ev, kind("remove")); ev.reason != ike.ReasonPeerDead {
+		t.Errorf("removed with %v", ev.reason)
+	}
+	if a.e.Stats()["dpd_sent"] == 0 {
+		t.Error("no DPD sent")
+	}
+}

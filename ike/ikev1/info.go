@@ -148,9 +148,11 @@ func (c *child) hasOutSPI(spi uint32) bool {
 }
 
 // dpdCheck runs dead peer detection (RFC 3706): after Interval without
-// hearing from the peer, R-U-THERE every Retry until it answers or
-// Retries went unanswered. On-demand checks only while IPsec SAs with the
-// peer exist (there is traffic to protect).
+// hearing from the peer (authenticated IKE messages, or inbound IPsec
+// bytes reported by Usage), R-U-THERE every Retry until it answers or
+// Retries went unanswered. Periodic checks whenever the peer was quiet;
+// on-demand (IOS's default) only when we sent traffic since we last heard
+// from it.
 func (sa *isakmpSA) dpdCheck() {
 	e := sa.e
 	d := sa.peer.DPD
@@ -159,7 +161,7 @@ func (sa *isakmpSA) dpdCheck() {
 	}
 	if sa.dpdTries == 0 {
 		idle := e.clk.Now().Sub(sa.lastHeard)
-		if idle < d.Interval || (d.OnDemand && !e.hasChildren(sa.remote.Addr())) {
+		if idle < d.Interval || (d.OnDemand && !sa.lastSent.After(sa.lastHeard)) {
 			wait := d.Interval - idle
 			if wait <= 0 {
 				wait = d.Interval

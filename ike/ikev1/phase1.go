@@ -91,7 +91,7 @@ type isakmpSA struct {
 	rekeyTimer, expireTimer, dpdTimer, kaTimer, setupTimer *timer
 	dpdSeq                                                 uint32
 	dpdTries                                               int
-	lastHeard                                              time.Time
+	lastHeard, lastSent                                    time.Time // from / to the peer, for DPD
 	rekeying                                               bool
 	rekeyOf                                                uint64
 }
