@@ -274,6 +274,11 @@ func setup(t *testing.T) *env {
 }
 
 func (e *env) swanctlConf(ikeProposals, espProposals, extra, childExtra string) string {
+	return e.swanctlConfTS(ikeProposals, espProposals, extra, childExtra, e.tp.A.LAN().String())
+}
+
+// swanctlConfTS is swanctlConf with charon's remote_ts (our side) given.
+func (e *env) swanctlConfTS(ikeProposals, espProposals, extra, childExtra, remoteTS string) string {
 	return fmt.Sprintf(`connections {
   s2s {
     version = 1
@@ -310,7 +315,7 @@ secrets {
     secret = "%[9]s"
   }
 }
-`, e.their, e.gwAddr, ikeProposals, espProposals, extra, childExtra, e.tp.B.LAN(), e.tp.A.LAN(), psk)
+`, e.their, e.gwAddr, ikeProposals, espProposals, extra, childExtra, e.tp.B.LAN(), remoteTS, psk)
 }
 
 func (e *env) peer(pol ikev1.Policy, set ikev1.TransformSet, pfs keymat.Group) *ikev1.PeerConfig {

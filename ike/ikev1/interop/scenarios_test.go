@@ -115,3 +115,29 @@ func contains(events []string, sub string) bool {
 	}
 	return false
 }
+
+// TestCharonProxyMismatch: charon proposes proxy IDs wider than our ACL
+// line; we refuse with INVALID_ID_INFORMATION and log which line did not
+// match and why.
+func TestCharonProxyMismatch(t *testing.T) {
+	e := setup(t)
+	e.c.load(e.swanctlConfTS("aes256-sha1-modp1024", "aes256-sha1", "", "", "10.1.0.0/16"))
+	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	out, err := e.c.swanctl("--initiate", "--child", "net", "--timeout", "10")
+	if err == nil {
+		t.Fatalf("charon's quick mode succeeded:\n%s", out)
+	}
+	log := g.logs.String()
+	if !strings.Contains(log, "proxy identities not supported") || !strings.Contains(log, "10.1.0.0/16 is wider than 10.1.1.0/24") {
+		t.Fatalf("gateway log does not explain the mismatch:\n%s", log)
+	}
+	if !strings.Contains(e.c.log(), "INVALID_ID_INFORMATION") {
+		t.Fatal("charon did not hear INVALID_ID_INFORMATION")
+	}
+	g.rec.mu.Lock()
+	defer g.rec.mu.Unlock()
+	if g.rec.seen("in ") {
+		t.Fatalf("SAs installed: %v", g.rec.events)
+	}
+}
