@@ -293,22 +293,6 @@ func (c *Charon) Initiate(ctx context.Context, child string) error {
 	return c.stream(ctx, s, "initiate", child, m)
 }
 
-// Terminate deletes the IKE SA of connection ike (with its CHILD_SAs),
-// sending a Delete to the peer, and returns when it is gone.
-func (c *Charon) Terminate(ctx context.Context, ike string) error {
-	s, err := c.session()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	m := vici.NewMessage()
-	m.Set("ike", ike)
-	if d, ok := ctx.Deadline(); ok {
-		m.Set("timeout", fmt.Sprint(time.Until(d).Milliseconds()))
-	}
-	return c.stream(ctx, s, "terminate", ike, m)
-}
-
 // stream runs a control command and returns its failure with charon's log
 // lines for it.
 func (c *Charon) stream(ctx context.Context, s *vici.Session, cmd, what string, m *vici.Message) error {
