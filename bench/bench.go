@@ -14,7 +14,7 @@
 // its inside. Manual SAs have no anti-replay window (as IOS's), so
 // replaying the same ESP frames is valid traffic.
 //
-// Measuring: the workers and the bound run in turns, five slices each,
+// Measuring: the workers and the bound run in turns, in slices of 20 ms,
 // and each reports its best slice (see measure): the ratio then compares
 // like with like even on a machine shared with other work.
 //
@@ -434,9 +434,10 @@ func encrypt(t crypto.Transform, frames [][]byte) ([][]byte, error) {
 	return esp[:len(frames)], nil
 }
 
-// slices is how many times measure alternates the fast path and the
-// bound.
-const slices = 5
+// sliceLen is how long one slice of measure runs: short enough that some
+// slices run undisturbed on a busy machine, long enough to be many
+// batches.
+const sliceLen = 20 * time.Millisecond
 
 // measurement is what measure found.
 type measurement struct {
@@ -446,17 +447,19 @@ type measurement struct {
 	allocs     uint64 // heap allocations during the fast path's slices
 }
 
-// measure runs the workers and the bound in alternating slices of d/slices
-// (the workers first for an unmeasured warm-up slice: caches, branch
-// predictors, CPU frequency) and keeps each one's best slice. On a shared
-// machine other work only ever slows a slice down, so best slices are the
-// comparable ones, and alternating puts the two under the same conditions:
-// a burst of other work cannot land on one side of the ratio only.
+// measure runs the workers and the bound in alternating slices (d/20 ms
+// of each, at least five; the workers first for an unmeasured warm-up
+// slice: caches, branch predictors, CPU frequency) and keeps each one's
+// best slice. On a shared machine other work only ever slows a slice down,
+// so best slices are the comparable ones, and alternating puts the two
+// under the same conditions: a burst of other work cannot land on one side
+// of the ratio only.
 func measure(g *gateway, d time.Duration, count func() uint64, boundFor func(time.Duration) (float64, error)) (measurement, error) {
 	var m measurement
-	slice := max(d/slices, time.Millisecond)
-	runWorkers(g, slice/2)
-	for range slices {
+	rounds := max(5, int(d/sliceLen))
+	slice := max(d/time.Duration(rounds), time.Millisecond)
+	runWorkers(g, slice)
+	for range rounds {
 		// Counting and ReadMemStats allocate or stop the world: both
 		// stay outside the slice.
 		var ms runtime.MemStats
