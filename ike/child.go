@@ -131,6 +131,9 @@ func (e *Engine) activate(c, replaces *childSA) {
 	}
 	c.state = childInstalled
 	e.stats.inc(cChildUp)
+	if replaces != nil {
+		e.stats.inc(cChildRekeyed)
+	}
 	c.ike.log.Info("CHILD_SA installed", "child", c.pub.Child, "line", c.pub.Line, "spi_in", spiHex(c.pub.InSPI), "spi_out", spiHex(c.pub.OutSPI),
 		"proto", c.pub.Protocol.String(), "mode", c.pub.Mode.String(), "transform", c.pub.Transform.String(), "esn", c.pub.ESN,
 		"pfs", c.pub.PFS.String(), "encap", c.pub.Encap, "local_ts", ts.List(c.pub.LocalTS), "remote_ts", ts.List(c.pub.RemoteTS),

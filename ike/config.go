@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"ipsecgw/crypto"
@@ -149,6 +150,46 @@ func (id Identity) matches(p *message.ID) bool {
 	return id.Type == p.IDType && string(id.Value) == string(p.Data)
 }
 
+// acceptsID reports whether the peer may identify as id: RemoteID and
+// RemoteAddrIDs, where set, both allow it.
+func (p *PeerConfig) acceptsID(id *message.ID) bool {
+	if !p.RemoteID.IsZero() && !p.RemoteID.matches(id) {
+		return false
+	}
+	if len(p.RemoteAddrIDs) == 0 {
+		return true
+	}
+	if id.IDType != message.IDIPv4Addr && id.IDType != message.IDIPv6Addr {
+		return false
+	}
+	a, ok := netip.AddrFromSlice(id.Data)
+	if !ok {
+		return false
+	}
+	for _, pfx := range p.RemoteAddrIDs {
+		if pfx.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// expectedIDs describes the identities acceptsID allows, for log lines.
+func (p *PeerConfig) expectedIDs() string {
+	var parts []string
+	if !p.RemoteID.IsZero() {
+		parts = append(parts, p.RemoteID.String())
+	}
+	if len(p.RemoteAddrIDs) > 0 {
+		var pfx []string
+		for _, r := range p.RemoteAddrIDs {
+			pfx = append(pfx, r.String())
+		}
+		parts = append(parts, "address in "+strings.Join(pfx, " "))
+	}
+	return strings.Join(parts, " and ")
+}
+
 // DPD configures dead peer detection (IOS `dpd INTERVAL RETRY
 // {on-demand|periodic}` in an IKEv2 profile, or `crypto isakmp keepalive`).
 type DPD struct {
@@ -181,6 +222,10 @@ type PeerConfig struct {
 	// LocalID is the identity we send (zero: our address). RemoteID, if
 	// set, is the only identity accepted from the peer.
 	LocalID, RemoteID Identity
+	// RemoteAddrIDs, if set, are the address identities accepted from the
+	// peer (IOS `match identity remote address`): its IDi/IDr must be an
+	// IPv4 or IPv6 address within one of them, or authentication fails.
+	RemoteAddrIDs []netip.Prefix
 	// LocalPSK authenticates us, RemotePSK the peer (IOS
 	// `pre-shared-key local|remote`); RemotePSK nil means LocalPSK.
 	LocalPSK, RemotePSK Secret

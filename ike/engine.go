@@ -188,6 +188,10 @@ type Engine struct {
 	queued  atomic.Int64
 	stopped atomic.Bool
 	stats   stats
+
+	failMu     sync.Mutex
+	failures   map[failureKey]Failure
+	failCounts map[failureKind]uint64
 }
 
 type halfOpenKey struct {

@@ -76,6 +76,11 @@ func TestChildRekeyMakeBeforeBreak(t *testing.T) {
 	if len(a.rec.active()) != 1 || len(b.rec.active()) != 1 || a.rec.installedIn() != 1 || b.rec.installedIn() != 1 {
 		t.Fatalf("left over SAs: %v / %v", a.rec.snapshot(), b.rec.snapshot())
 	}
+	for _, n := range []*node{a, b} {
+		if st := n.e.Stats(); st["child_sa_rekeyed"] != 1 || st["ike_sa_rekeyed"] != 0 {
+			t.Fatalf("%s counts rekeys %v", n.name, st)
+		}
+	}
 }
 
 func TestIKERekeyKeepsChildren(t *testing.T) {
@@ -107,6 +112,10 @@ func TestIKERekeyKeepsChildren(t *testing.T) {
 	}
 	a.e.RekeyChildSA(child.InSPI)
 	a.rec.wait(&ia, func(ev event) bool { return ev.kind == "remove" && ev.sa == child })
+	if st := a.e.Stats(); st["ike_sa_rekeyed"] != 1 || st["child_sa_rekeyed"] != 1 {
+		t.Fatalf("rekeys counted %v", st)
+	}
+	waitFor(t, "B counts the IKE rekey", func() bool { return b.e.Stats()["ike_sa_rekeyed"] == 1 })
 }
 
 func TestDeleteBothWays(t *testing.T) {

@@ -71,6 +71,90 @@ func TestTSUnacceptableExplains(t *testing.T) {
 	if !strings.Contains(b.logs.String(), want) {
 		t.Fatalf("B's log lacks %q:\n%s", want, b.logs.String())
 	}
+	checkFailure(t, a, Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: b.addr, Code: "TS_UNACCEPTABLE", ByPeer: true})
+	checkFailure(t, b, Failure{SA: "child", Peer: "to-a", Remote: a.addr, Code: "TS_UNACCEPTABLE"})
+}
+
+// checkFailure checks n's last failure of want's SA kind and its count.
+func checkFailure(t *testing.T, n *node, want Failure) {
+	t.Helper()
+	var last []Failure
+	var counts []FailureCount
+	var got Failure
+	waitFor(t, n.name+" records the failure", func() bool {
+		last, counts = n.e.Failures()
+		for _, f := range last {
+			if f.SA == want.SA {
+				got = f
+				return true
+			}
+		}
+		return false
+	})
+	if got.SA != want.SA || got.Peer != want.Peer || got.Child != want.Child || got.Remote != want.Remote ||
+		got.Code != want.Code || got.ByPeer != want.ByPeer || got.At.IsZero() || got.Detail == "" {
+		t.Fatalf("%s: failures %+v, want %+v", n.name, last, want)
+	}
+	found := false
+	for _, c := range counts {
+		found = found || (c.SA == want.SA && c.Code == want.Code && c.N >= 1)
+	}
+	if !found {
+		t.Fatalf("%s: failure counts %+v lack %s %s", n.name, counts, want.SA, want.Code)
+	}
+}
+
+func TestNoProposalChosenRecorded(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.Children[0].Proposals = []ChildProposal{gcm128()}
+	pb.Children[0].Proposals = []ChildProposal{cbc256sha256()}
+	a, b, _ := newPair(t, pa, pb, pairOpts{})
+	var ia int
+	a.e.Acquire(Acquire{Peer: pa.Name, Child: "vpn 10"})
+	a.rec.wait(&ia, kind("failed"))
+	checkFailure(t, a, Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: b.addr, Code: "NO_PROPOSAL_CHOSEN", ByPeer: true})
+	checkFailure(t, b, Failure{SA: "child", Peer: "to-a", Child: "vpn 10", Remote: a.addr, Code: "NO_PROPOSAL_CHOSEN"})
+}
+
+// match identity remote address: a peer identifying outside the profile's
+// prefixes fails authentication at either end, with a log line saying so.
+func TestRemoteAddressIdentityRequired(t *testing.T) {
+	for _, end := range []string{"responder", "initiator"} {
+		t.Run(end, func(t *testing.T) {
+			pa, pb := defaultPeers()
+			wrong := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+			if end == "responder" {
+				pb.RemoteAddrIDs = wrong
+			} else {
+				pa.RemoteAddrIDs = wrong
+			}
+			a, b, _ := newPair(t, pa, pb, pairOpts{})
+			var ia int
+			a.e.Acquire(Acquire{Peer: pa.Name, Child: "vpn 10"})
+			ev := a.rec.wait(&ia, kind("failed"))
+			if !strings.Contains(ev.err.Error(), "AUTHENTICATION_FAILED") && !strings.Contains(ev.err.Error(), "identifies as") {
+				t.Fatalf("failure: %v", ev.err)
+			}
+			checker, peer := b, a
+			if end == "initiator" {
+				checker, peer = a, b
+			}
+			if !strings.Contains(checker.logs.String(), "the peer's identity is not one the ikev2 profile matches") ||
+				!strings.Contains(checker.logs.String(), "192.0.2.0/24") {
+				t.Fatalf("%s's log:\n%s", checker.name, checker.logs.String())
+			}
+			checkFailure(t, checker, Failure{SA: "ike", Peer: checker.peer.Name, Remote: peer.addr, Code: "AUTHENTICATION_FAILED"})
+			if len(a.e.SAs()) != 0 {
+				waitFor(t, "no IKE SA", func() bool { return len(a.e.SAs()) == 0 })
+			}
+		})
+	}
+	// Inside the prefix: accepted.
+	pa, pb := defaultPeers()
+	pb.RemoteAddrIDs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/29")}
+	pa.RemoteAddrIDs = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
+	a, b, _ := newPair(t, pa, pb, pairOpts{})
+	establish(t, a, b)
 }
 
 func TestResponderNarrows(t *testing.T) {
@@ -180,6 +264,8 @@ func TestWrongPSK(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "verifies with the pre-shared key of none of [to-a]") {
 		t.Fatalf("B's log:\n%s", b.logs.String())
 	}
+	checkFailure(t, a, Failure{SA: "ike", Peer: "to-b", Remote: b.addr, Code: "AUTHENTICATION_FAILED", ByPeer: true})
+	checkFailure(t, b, Failure{SA: "ike", Peer: "to-a", Remote: a.addr, Code: "AUTHENTICATION_FAILED"})
 	if strings.Contains(a.logs.String()+b.logs.String(), string(testPSK)) {
 		t.Fatal("a pre-shared key reached the log")
 	}
@@ -246,6 +332,10 @@ func TestUnreachablePeerFailsAcquire(t *testing.T) {
 	if !strings.Contains(ev.err.Error(), "unreachable") {
 		t.Fatalf("failure %v", ev.err)
 	}
+	last, counts := a.e.Failures()
+	if len(last) != 2 || last[0].Code != CodeTimeout || last[1].Code != CodeTimeout || len(counts) != 2 {
+		t.Fatalf("failures %+v counts %+v", last, counts)
+	}
 	// 500 ms × 1.5^n: sent at 0, .5, 1.25, 2.375; given up at 4.06 s.
 	if n := a.e.Stats()["retransmit"]; n != 3 {
 		t.Fatalf("%d retransmissions", n)
@@ -294,6 +384,9 @@ func TestDPDOnDemand(t *testing.T) {
 	}
 	if ev := a.rec.wait(&ia, kind("down")); ev.reason != ReasonPeerDead {
 		t.Fatalf("down: %v", ev)
+	}
+	if st := a.e.Stats(); st["dpd_sent"] != 1 || st["dpd_peer_dead"] != 1 {
+		t.Fatalf("DPD counted %v", st)
 	}
 }
 

@@ -33,7 +33,8 @@ type ikeSA struct {
 	log   *slog.Logger
 	state ikeState
 
-	initiator  bool // original initiator of this IKE SA
+	initiator  bool  // original initiator of this IKE SA
+	failErr    error // why it fails: the tasks' error and the failure counted
 	spiI, spiR uint64
 	peer       *PeerConfig
 	// Responder only: configs matching the peer's address, then (after
@@ -279,6 +280,7 @@ func (sa *ikeSA) retransmit(x *exchange) {
 		reason := ReasonUnreachable
 		if x.dpd {
 			reason = ReasonPeerDead
+			sa.e.stats.inc(cDPDDead)
 		}
 		for _, t := range x.tasks {
 			if d, ok := t.(*ikeDeleteTask); ok {
@@ -453,8 +455,9 @@ func (sa *ikeSA) handleResponse(m *message.Message) {
 		var f *fatalError
 		if errors.As(err, &f) {
 			sa.log.Info("IKE SA failed", "exchange", x.typ, "err", err)
+			sa.failWith(err, m.ErrorNotify(), true)
 			for _, rest := range x.tasks[i+1:] {
-				rest.fail(err)
+				rest.fail(sa.failErr)
 			}
 			sa.destroy(f.reason)
 			return
@@ -489,12 +492,14 @@ func (sa *ikeSA) handleRequest(m *message.Message) {
 	sa.log.Debug("received", "message", m, "from", sa.remote)
 	tasks, err := sa.responderTasks(m)
 	resp := sa.newMessage(m.Exchange, m.MessageID, true)
+	var failure error // ends the IKE SA once the response is sent
 	if err != nil {
 		var f *fatalError
 		sa.log.Info("rejecting request", "exchange", m.Exchange, "err", err)
 		resp.Payloads = append(resp.Payloads, &message.Notify{NType: message.INVALID_SYNTAX})
 		if errors.As(err, &f) {
 			sa.afterSend = append(sa.afterSend, func() { sa.destroy(f.reason) })
+			failure = err
 		}
 	}
 	sa.busy = true
@@ -506,6 +511,7 @@ func (sa *ikeSA) handleRequest(m *message.Message) {
 		if errors.As(err, &f) {
 			sa.log.Info("IKE SA failed", "exchange", m.Exchange, "err", err)
 			sa.afterSend = append(sa.afterSend, func() { sa.destroy(f.reason) })
+			failure = err
 			break
 		}
 		if err != nil {
@@ -516,6 +522,9 @@ func (sa *ikeSA) handleRequest(m *message.Message) {
 		if err := t.build(resp); err != nil {
 			sa.log.Info("cannot build response", "task", t, "err", err)
 		}
+	}
+	if failure != nil {
+		sa.failWith(failure, resp.ErrorNotify(), false)
 	}
 	sa.sendResponse(resp)
 }
@@ -640,6 +649,7 @@ func (sa *ikeSA) scheduleDPD() {
 		if idle && sa.active == nil && len(sa.queue) == 0 {
 			sa.log.Debug("no traffic from peer, checking liveness", "idle", now.Sub(sa.lastIn))
 			sa.queue = append(sa.queue, &exchange{typ: message.INFORMATIONAL, tasks: []task{&informationalTask{taskBase{sa}}}, dpd: true})
+			sa.e.stats.inc(cDPDSent)
 			sa.kick()
 		}
 		sa.scheduleDPD()
@@ -696,7 +706,13 @@ func (sa *ikeSA) destroy(reason Reason) {
 	for _, c := range append([]*childSA(nil), sa.children...) {
 		sa.e.removeChild(c, childReason)
 	}
-	err := fmt.Errorf("IKE SA %s", reason)
+	err := sa.failErr
+	if err == nil {
+		err = fmt.Errorf("IKE SA %s", reason)
+		if reason == ReasonUnreachable {
+			err = &failError{code: CodeTimeout, err: err}
+		}
+	}
 	if sa.active != nil {
 		sa.active.timer.stop()
 		for _, t := range sa.active.tasks {
@@ -723,7 +739,22 @@ func (sa *ikeSA) destroy(reason Reason) {
 		sa.e.cfg.Installer.IKESADown(sa.info(), reason)
 	} else {
 		sa.e.stats.inc(cIKEFailed)
+		sa.failIKE(err)
 	}
+}
+
+// failWith remembers why the IKE SA fails, for the tasks it fails and the
+// failure it is counted under: err's own code if it has one, else the
+// notify that ended the exchange (sent by the peer if byPeer).
+func (sa *ikeSA) failWith(err error, n *message.Notify, byPeer bool) {
+	if sa.failErr != nil {
+		return
+	}
+	var f *failError
+	if !errors.As(err, &f) && n != nil {
+		err = refusedBy(n.NType, byPeer, err)
+	}
+	sa.failErr = err
 }
 
 // adopt moves the CHILD_SAs and queued CHILD_SA work of sa to n, its

@@ -32,6 +32,10 @@ const (
 	cDropFragment
 	cDropOther
 	cFragmentedTx // messages sent as RFC 7383 fragments
+	cIKERekeyed   // IKE SAs replaced by a rekeyed successor
+	cChildRekeyed // CHILD_SAs whose outbound traffic moved to a rekeyed successor
+	cDPDSent      // liveness checks started (dead peer detection)
+	cDPDDead      // peers declared dead: a liveness check went unanswered
 	cReassembled  // fragmented messages received whole
 	cDecodeBase   // + message.Reason
 	numCounters   = cDecodeBase + 16
@@ -59,6 +63,10 @@ var counterNames = map[counter]string{
 	cDropFragment:   "drop_fragment",
 	cDropOther:      "drop_other",
 	cFragmentedTx:   "fragmented_tx",
+	cIKERekeyed:     "ike_sa_rekeyed",
+	cChildRekeyed:   "child_sa_rekeyed",
+	cDPDSent:        "dpd_sent",
+	cDPDDead:        "dpd_peer_dead",
 	cReassembled:    "reassembled_rx",
 }
 

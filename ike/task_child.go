@@ -26,8 +26,9 @@ type acquireKey struct {
 // CREATE_CHILD_SA with REKEY_SA (RFC 7296 §1.3).
 type childCreateTask struct {
 	taskBase
-	initiator bool
-	inAuth    bool
+	initiator  bool
+	inAuth     bool
+	refusedFor string // responder: the entry whose transform sets did not match
 
 	// Initiator.
 	acq      *Acquire
@@ -138,7 +139,15 @@ func (t *childCreateTask) build(m *message.Message) error {
 
 func (t *childCreateTask) process(m *message.Message) error {
 	if !t.initiator {
-		return t.processRequest(m)
+		err := t.processRequest(m)
+		if err != nil && t.notify != 0 && t.notify != message.TEMPORARY_FAILURE {
+			child := t.refusedFor
+			if t.choice != nil {
+				child = t.choice.child.Name
+			}
+			t.sa.failChild(child, refusedBy(t.notify, false, err))
+		}
+		return err
 	}
 	err := t.processResponse(m)
 	if err != nil && err != errRetry {
@@ -159,7 +168,7 @@ func (t *childCreateTask) processResponse(m *message.Message) error {
 			if len(n.Data) == 2 {
 				g = keymat.Group(binary.BigEndian.Uint16(n.Data))
 			}
-			return fmt.Errorf("peer demands PFS group %v, %s is configured for %v", g, t.cfg.Name, t.group)
+			return refusedBy(n.NType, true, fmt.Errorf("peer demands PFS group %v, %s is configured for %v", g, t.cfg.Name, t.group))
 		case message.TEMPORARY_FAILURE:
 			if t.retries++; t.retries <= 3 && t.rekey == nil {
 				d := time.Second + time.Duration(mrand.IntN(2000))*time.Millisecond
@@ -168,7 +177,7 @@ func (t *childCreateTask) processResponse(m *message.Message) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("peer refused CHILD_SA %s: %v", t.cfg.Name, n.NType)
+		return refusedBy(n.NType, true, fmt.Errorf("peer refused CHILD_SA %s: %v", t.cfg.Name, n.NType))
 	}
 	saP, _ := m.Find(message.PayloadSA).(*message.SA)
 	tsi, _ := m.Find(message.PayloadTSi).(*message.TS)
@@ -276,6 +285,7 @@ func (t *childCreateTask) fail(err error) {
 		}
 	}
 	e.stats.inc(cChildFailed)
+	t.sa.failChild(t.cfg.Name, err)
 	if t.acq != nil {
 		delete(e.acquiring, t.key)
 		t.sa.log.Info("CHILD_SA negotiation failed", "acquire", t.acq.String(), "err", err)
@@ -381,6 +391,7 @@ func (t *childCreateTask) processRequest(m *message.Message) error {
 			return fmt.Errorf("TSi %s TSr %s match no crypto ACL permit line", ts.List(proposedI), ts.List(proposedR))
 		}
 		t.notify = message.NO_PROPOSAL_CHOSEN
+		t.refusedFor = choices[0].child.Name
 		var names []string
 		for _, ch := range choices {
 			for _, p := range ch.child.Proposals {

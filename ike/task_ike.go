@@ -270,6 +270,7 @@ func (sa *ikeSA) succeed(n *ikeSA) {
 	sa.timers[tDPD].stop()
 	sa.timers[tKeepalive].stop()
 	sa.log.Info("IKE SA rekeyed", "new_ike_sa", n.id, "spi_i", fmt.Sprintf("%016x", n.spiI), "spi_r", fmt.Sprintf("%016x", n.spiR), "suite", n.suite.String())
+	sa.e.stats.inc(cIKERekeyed)
 	n.establish()
 	sa.adopt(n)
 }

@@ -72,14 +72,16 @@ func (t *ikeAuthTask) process(m *message.Message) error {
 		}
 		return fatal(ReasonFailed, "IKE_AUTH response lacks IDr or AUTH")
 	}
-	if !sa.peer.RemoteID.IsZero() && !sa.peer.RemoteID.matches(idr) {
-		return fatal(ReasonFailed, "peer identifies as %v, expected %v", idr, sa.peer.RemoteID)
+	if !sa.peer.acceptsID(idr) {
+		sa.log.Warn("AUTHENTICATION_FAILED: the peer's identity is not one the ikev2 profile matches (match identity remote)",
+			"peer", sa.peer.Name, "identity", idr.String(), "expected", sa.peer.expectedIDs())
+		return authFailed("peer %v identifies as %v, expected %s", sa.remote.Addr(), idr, sa.peer.expectedIDs())
 	}
 	if auth.Method != message.AuthPSK {
 		return fatal(ReasonFailed, "peer authenticates with method %d, only pre-shared keys are configured", auth.Method)
 	}
 	if !hmac.Equal(auth.Data, t.authData(sa.peer.remotePSK(), sa.initResp, sa.ni, sa.keys.SKpr, idr)) {
-		return fatal(ReasonFailed, "AUTH of peer %v (%v) does not verify with our pre-shared key", sa.remote.Addr(), idr)
+		return authFailed("AUTH of peer %v (%v) does not verify with our pre-shared key", sa.remote.Addr(), idr)
 	}
 	sa.remoteID = idr
 	sa.establish()
@@ -95,15 +97,23 @@ func (t *ikeAuthTask) processRequest(m *message.Message) error {
 		return fatal(ReasonFailed, "IKE_AUTH request without IDi or PSK AUTH")
 	}
 	var verified []*PeerConfig
-	var tried []string
+	var tried, wrongID []string
 	for _, p := range sa.e.peersFor(sa.local.Addr(), sa.remote.Addr()) {
-		if !p.RemoteID.IsZero() && !p.RemoteID.matches(idi) {
+		if !p.acceptsID(idi) {
+			wrongID = append(wrongID, p.Name+" (expects "+p.expectedIDs()+")")
 			continue
 		}
 		tried = append(tried, p.Name)
 		if hmac.Equal(auth.Data, t.authData(p.remotePSK(), sa.initReq, sa.nr, sa.keys.SKpi, idi)) {
 			verified = append(verified, p)
 		}
+	}
+	if len(verified) == 0 && len(tried) == 0 && len(wrongID) > 0 {
+		t.failed = true
+		sa.log.Warn("AUTHENTICATION_FAILED: the peer's identity is not one the ikev2 profile matches (match identity remote)",
+			"identity", idi.String(), "configs", strings.Join(wrongID, ", "))
+		return fatal(ReasonFailed, "AUTHENTICATION_FAILED: %v identifies as %v, which no configuration for it accepts: %s",
+			sa.remote.Addr(), idi, strings.Join(wrongID, ", "))
 	}
 	if len(verified) == 0 {
 		t.failed = true
@@ -146,4 +156,10 @@ func (e *Engine) replaceOlder(sa *ikeSA) {
 		o.log.Info("peer restarted (INITIAL_CONTACT), removing its old IKE SA")
 		o.destroy(ReasonReplaced)
 	}
+}
+
+// authFailed ends the IKE SA because the peer did not authenticate; it is
+// counted as AUTHENTICATION_FAILED on our side.
+func authFailed(format string, args ...any) error {
+	return refusedBy(message.AUTHENTICATION_FAILED, false, fatal(ReasonFailed, format, args...))
 }
