@@ -123,9 +123,12 @@ func (sa *isakmpSA) deleted(d *isakmp.Delete) {
 			if len(spi) != 4 {
 				continue
 			}
-			out := binary.BigEndian.Uint32(spi)
+			// The sender names its inbound SPI (our outbound); strongSwan
+			// names its outbound one for an SA it failed to install, so
+			// ours match too.
+			v := binary.BigEndian.Uint32(spi)
 			for _, c := range e.sortedChildren() {
-				if c.remote != sa.remote.Addr() || !c.hasOutSPI(out) {
+				if c.remote != sa.remote.Addr() || !c.hasSPI(v) {
 					continue
 				}
 				why := ike.ReasonDeletedByPeer
@@ -138,9 +141,9 @@ func (sa *isakmpSA) deleted(d *isakmp.Delete) {
 	}
 }
 
-func (c *child) hasOutSPI(spi uint32) bool {
+func (c *child) hasSPI(spi uint32) bool {
 	for _, s := range c.sas {
-		if s.OutSPI == spi {
+		if s.OutSPI == spi || s.InSPI == spi {
 			return true
 		}
 	}

@@ -2,10 +2,12 @@ package interop
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"ipsecgw/ike"
+	"ipsecgw/spd"
 )
 
 // TestGatewayInitiates: ipsecgw starts main mode and quick mode towards
@@ -139,5 +141,33 @@ func TestCharonProxyMismatch(t *testing.T) {
 	defer g.rec.mu.Unlock()
 	if g.rec.seen("in ") {
 		t.Fatalf("SAs installed: %v", g.rec.events)
+	}
+}
+
+// TestTransportModeRefused: host-to-host transport mode (the guide's
+// example shape) negotiates, but charon's kernel-libipsec cannot install
+// transport mode SAs and deletes its SA at once, naming the SPI it sends
+// on: the gateway must remove its SA too.
+func TestTransportModeRefused(t *testing.T) {
+	e := setup(t)
+	conf := strings.ReplaceAll(e.swanctlConfTS("aes256-sha1-modp1024", "aes256-sha1", "", "mode = transport", e.gwAddr.String()+"/32"),
+		"local_ts = "+e.tp.B.LAN().String(), "local_ts = "+e.their.String()+"/32")
+	e.c.load(conf)
+	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
+	c := p.Children[0]
+	c.Mode = ike.ModeTransport
+	c.Lines = []ike.ACLLine{{Line: 1, Text: "permit ip host " + e.gwAddr.String() + " host " + e.their.String(),
+		Sel: spd.Selector{Src: netip.PrefixFrom(e.gwAddr, 32), Dst: netip.PrefixFrom(e.their, 32)}}}
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: c.Name})
+	g.rec.wait(t, "the SA removed after charon's delete", func(r *recorder) bool { return r.seen("remove") })
+	if !g.rec.seen("out ") || !contains(g.rec.events, "deleted by peer") {
+		t.Fatalf("events %v", g.rec.events)
+	}
+	if !strings.Contains(e.c.log(), "unable to install inbound and outbound IPsec SA") {
+		t.Fatal("charon did not refuse the transport mode SA as expected")
+	}
+	if sa := g.rec.only(); sa != nil {
+		t.Fatalf("SA left: %v", sa)
 	}
 }
