@@ -300,3 +300,49 @@ func TestDPDOnDemand(t *testing.T) {
 		t.Error("no DPD sent")
 	}
 }
+
+// natTransport is a source NAT in front of an engine: it believes its
+// address is inside, the world sees outside.
+type natTransport struct {
+	next            ike.Transport
+	inside, outside netip.Addr
+}
+
+func (n natTransport) Send(local, remote netip.AddrPort, b []byte) error {
+	if local.Addr() == n.inside {
+		local = netip.AddrPortFrom(n.outside, local.Port())
+	}
+	return n.next.Send(local, remote, b)
+}
+
+// TestNATTraversal: A thinks it is 127.0.0.3 behind a NAT that makes it
+// 127.0.0.1. NAT-D shows both sides the NAT, main mode floats to the NAT-T
+// port at message 5, the IPsec SA is UDP-encapsulated and A sends NAT
+// keepalives.
+func TestNATTraversal(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.Local = netip.MustParseAddr("127.0.0.3")
+	a, b := newPair(t, pa, pb, func(name string, c *Config) {
+		c.NATKeepalive = 100 * time.Millisecond
+		if name == "A" {
+			c.Transport = natTransport{next: c.Transport, inside: netip.MustParseAddr("127.0.0.3"), outside: netip.MustParseAddr("127.0.0.1")}
+		}
+	})
+	sa, sb := establish(t, a, b, 1)
+	for _, s := range []*ike.ChildSA{sa[0], sb[0]} {
+		if !s.Encap || s.RemotePort != s.LocalPort || s.LocalPort != a.e.cfg.NATTPort {
+			t.Errorf("%v: encap %v ports %d-%d", s, s.Encap, s.LocalPort, s.RemotePort)
+		}
+	}
+	ia, ib := a.e.SAs()[0], b.e.SAs()[0]
+	if !ia.NAT || !ib.NAT || ia.Dst.Port() != a.e.cfg.NATTPort || ib.Dst.Port() != a.e.cfg.NATTPort {
+		t.Errorf("ISAKMP SAs %+v / %+v", ia, ib)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.e.Stats()["rx_keepalive"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no NAT keepalive arrived")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -198,14 +198,15 @@ type node struct {
 }
 
 // newPair starts two engines on 127.0.0.1 and 127.0.0.2 with the same
-// random ports, each configured with the other as peer.
-func newPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config)) (a, b *node) {
+// random ports, each configured with the other as peer; configure may
+// change each node's Config ("A" or "B") before its engine starts.
+func newPair(t *testing.T, pa, pb *PeerConfig, configure func(name string, c *Config)) (a, b *node) {
 	return newLossyPair(t, pa, pb, configure, nil, nil)
 }
 
 // newLossyPair is newPair with datagrams lost: loseA and loseB number each
 // side's sends from 1.
-func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), loseA, loseB map[int]bool) (a, b *node) {
+func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(name string, c *Config), loseA, loseB map[int]bool) (a, b *node) {
 	t.Helper()
 	addrA, addrB := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
 	var connA, connB *udp.Conn
@@ -237,7 +238,7 @@ func newLossyPair(t *testing.T, pa, pb *PeerConfig, configure func(*Config), los
 			RekeyGrace: 50 * time.Millisecond,
 		}
 		if configure != nil {
-			configure(&cfg)
+			configure(name, &cfg)
 		}
 		e, err := New(cfg)
 		if err != nil {
