@@ -21,7 +21,8 @@
 //	unprotected      cleartext arriving on an interface with a crypto map
 //	                 whose reversed flow a permit line covers is dropped
 //	                 (the guide: it should have arrived protected)
-//	ip-lookup        FIB longest-prefix match: a local route means the
+//	ip-lookup        FIB longest-prefix match (IPv4: a DIR-16-8-8 table,
+//	                 at most three loads): a local route means the
 //	                 packet is for the gateway (local-input), anything
 //	                 else is forwarded
 //	local-input      fragments reassembled first (reasm.go); then ESP,
@@ -35,7 +36,8 @@
 //	                 check: they were protected)
 //	forward          TTL or hop limit (ICMP time exceeded), then the output
 //	                 interface's crypto map: SPD lookup (spd.Table behind a
-//	                 per-worker spd.Cache) → bypass, or protect
+//	                 per-worker spd.Cache, behind the last answer for
+//	                 batches of one flow) → bypass, or protect
 //	protect          the SA bound to the permit rule (CryptoMap); none:
 //	                 ACQUIRE punted for ipsec-isakmp entries, drop no_sa;
 //	                 path MTU: packet + SA overhead over the outside MTU →
