@@ -96,10 +96,24 @@ type IKE struct {
 	Received, Sent   uint64
 	SendErrors       uint64
 	Retransmits      uint64
+	// Failures counts failed negotiations by SA kind ("ike", "child") and
+	// the code that ended them (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE,
+	// AUTHENTICATION_FAILED, TIMEOUT, ...).
+	Failures         []Failure
+	IKERekeys        uint64 // IKE SAs rekeyed
+	ChildRekeys      uint64 // CHILD_SAs rekeyed
+	DPDSent, DPDDead uint64 // liveness checks started; peers declared dead
 	Drops            map[string]uint64
 	// Events are the engine's other counters by name (cookies sent,
 	// duplicate requests answered, keepalives, fragmented messages).
 	Events map[string]uint64
+}
+
+// Failure is the number of failed negotiations of one SA kind with one
+// code.
+type Failure struct {
+	SA, Reason string
+	N          uint64
 }
 
 // Reloads counts configuration reloads.
@@ -159,6 +173,9 @@ var (
 	dIKESAs      = desc("ike_sas", "IKE SAs by state.", "state")
 	dIKEChildren = desc("ike_child_sas", "CHILD_SAs of the IKE SAs.")
 	dIKENego     = desc("ike_negotiations_total", "Negotiations by SA kind (ike, child) and result (established, failed).", "sa", "result")
+	dIKEFailures = desc("ike_negotiation_failures_total", "Failed negotiations by SA kind (ike, child) and reason: the notify that ended them (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, AUTHENTICATION_FAILED, ...) or TIMEOUT.", "sa", "reason")
+	dIKERekeys   = desc("ike_rekeys_total", "Completed rekeys by SA kind (ike, child).", "sa")
+	dIKEDPD      = desc("ike_dpd_events_total", "Dead peer detection events (sent: a liveness check started; peer_dead: it went unanswered and the peer's SAs were removed).", "event")
 	dIKEMessages = desc("ike_messages_total", "IKE messages by direction (received, sent).", "direction")
 	dIKESendErr  = desc("ike_send_errors_total", "IKE messages the transport could not send.")
 	dIKERetrans  = desc("ike_retransmissions_total", "IKE requests retransmitted.")
@@ -173,7 +190,7 @@ var allDescs = []*prometheus.Desc{
 	dInjected, dFragments, dReassembled, dICMPErrors, dICMPLimited, dKeepalives, dSPDCache, dDrops, dPunts,
 	dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes, dIfDriver, dIfDrops,
 	dSAs, dSAPackets, dSABytes, dSADrops, dSAOmitted,
-	dIKESAs, dIKEChildren, dIKENego, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops, dIKEEvents,
+	dIKESAs, dIKEChildren, dIKENego, dIKEFailures, dIKERekeys, dIKEDPD, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops, dIKEEvents,
 	dReloads, dLastReload,
 }
 
@@ -240,6 +257,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dIKENego, ike.IKEFailed, "ike", "failed")
 		counter(dIKENego, ike.ChildEstablished, "child", "established")
 		counter(dIKENego, ike.ChildFailed, "child", "failed")
+		for _, f := range ike.Failures {
+			counter(dIKEFailures, f.N, f.SA, f.Reason)
+		}
+		counter(dIKERekeys, ike.IKERekeys, "ike")
+		counter(dIKERekeys, ike.ChildRekeys, "child")
+		counter(dIKEDPD, ike.DPDSent, "sent")
+		counter(dIKEDPD, ike.DPDDead, "peer_dead")
 		counter(dIKEMessages, ike.Received, "received")
 		counter(dIKEMessages, ike.Sent, "sent")
 		counter(dIKESendErr, ike.SendErrors)

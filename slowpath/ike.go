@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,9 @@ type Negotiator struct {
 	bySA      map[*sad.SA]uint32 // -> inbound SPI of its CHILD_SA
 	peerNames map[peerAddrs]string
 	once      map[string]bool
+	// current is, per entry, the set peer a failover moved on to: ACQUIREs
+	// punted meanwhile start there rather than at a peer that just failed.
+	current map[string]netip.Addr
 
 	counters NegotiatorCounters
 }
@@ -102,7 +106,8 @@ func NewNegotiator(c NegotiatorConfig) (*Negotiator, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	x := &Negotiator{gw: c.Gateway, log: c.Logger, ikev1: c.IKEv1,
-		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]uint32{}, once: map[string]bool{}}
+		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]uint32{}, once: map[string]bool{},
+		current: map[string]netip.Addr{}}
 	ec := c.Engine
 	ec.Transport, ec.Installer = x, x
 	if ec.Logger == nil {
@@ -240,8 +245,15 @@ func (x *Negotiator) acquire(p *fastpath.Punt) {
 		x.warnOnce("acquire v1 "+e.Name(), "traffic for an IKEv1 entry: IKEv1 entries are not negotiated yet", "entry", e.Name(), "flow", p.Flow.String())
 		return
 	}
+	peers := e.Peers
+	x.mu.Lock()
+	from, failedOver := x.current[e.Name()]
+	x.mu.Unlock()
+	if i := slices.Index(peers, from); failedOver && i > 0 {
+		peers = slices.Concat(peers[i:], peers[:i])
+	}
 	var peer string
-	for _, a := range e.Peers {
+	for _, a := range peers {
 		if peer = x.peerName(cm, a); peer != "" {
 			break
 		}
@@ -282,6 +294,9 @@ func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
 				for _, next := range e.Peers[i+1:] {
 					if name := x.peerName(cm, next); name != "" {
 						x.log.Warn("negotiation failed; trying the next set peer", "entry", a.Child, "peer", a.Peer, "next", name, "err", err)
+						x.mu.Lock()
+						x.current[a.Child] = next
+						x.mu.Unlock()
 						a.Peer = name
 						x.Engine.Acquire(a)
 						return
@@ -290,7 +305,10 @@ func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
 			}
 		}
 	}
-	x.log.Warn("negotiation failed with the entry's last set peer; traffic triggers a new attempt", "acquire", a.String(), "err", err)
+	x.mu.Lock()
+	delete(x.current, a.Child)
+	x.mu.Unlock()
+	x.log.Warn("negotiation failed with the entry's last set peer; traffic triggers a new attempt from the first", "acquire", a.String(), "err", err)
 }
 
 // expiry turns a fast-path lifetime event into a rekey (soft) or a delete
@@ -405,6 +423,9 @@ func (x *Negotiator) Stats() map[string]uint64 {
 	}
 	return st
 }
+
+// Failures implements IKE.
+func (x *Negotiator) Failures() ([]ike.Failure, []ike.FailureCount) { return x.Engine.Failures() }
 
 // DeleteChildSA implements IKE.
 func (x *Negotiator) DeleteChildSA(inboundSPI uint32) { x.Engine.DeleteChildSA(inboundSPI) }

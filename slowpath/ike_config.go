@@ -186,6 +186,10 @@ func peerConfig(pol *config.Policy, pr *config.IKEv2Profile, psk *config.Keyring
 	if pr.LocalIdentity.IsValid() {
 		p.LocalID = ike.AddrIdentity(pr.LocalIdentity)
 	}
+	// The profile names its peers by identity (match identity remote
+	// address): a peer at the right address with another identity fails
+	// authentication.
+	p.RemoteAddrIDs = slices.Clone(pr.MatchRemote)
 	for _, cp := range pol.IKEv2ProposalsFor(local) {
 		p.Proposals = append(p.Proposals, ikeProposal(cp))
 	}

@@ -73,6 +73,9 @@ type OpsConfig struct {
 type IKE interface {
 	SAs() []ike.IKESAInfo
 	Stats() map[string]uint64
+	// Failures returns the last failed negotiation per peer and entry,
+	// newest first, and the failure counts by SA kind and code.
+	Failures() ([]ike.Failure, []ike.FailureCount)
 	DeleteChildSA(inboundSPI uint32)
 	ClearChildSAs(peer netip.Addr)
 	ClearIKESAs(peer netip.Addr)
@@ -321,6 +324,14 @@ func ikeSample(e IKE) *metrics.IKE {
 			s.SendErrors = v
 		case "retransmit":
 			s.Retransmits = v
+		case "ike_sa_rekeyed":
+			s.IKERekeys = v
+		case "child_sa_rekeyed":
+			s.ChildRekeys = v
+		case "dpd_sent":
+			s.DPDSent = v
+		case "dpd_peer_dead":
+			s.DPDDead = v
 		default:
 			if r, ok := strings.CutPrefix(name, "drop_"); ok {
 				s.Drops[r] = v
@@ -328,6 +339,10 @@ func ikeSample(e IKE) *metrics.IKE {
 				s.Events[name] = v
 			}
 		}
+	}
+	_, counts := e.Failures()
+	for _, c := range counts {
+		s.Failures = append(s.Failures, metrics.Failure{SA: c.SA, Reason: c.Code, N: c.N})
 	}
 	for _, sa := range e.SAs() {
 		s.SAsByState[strings.ToLower(sa.State)]++

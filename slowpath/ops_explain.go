@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"ipsecgw/config"
 	"ipsecgw/control"
 	"ipsecgw/fastpath"
 	"ipsecgw/fastpath/sad"
+	"ipsecgw/ike"
 	"ipsecgw/spd"
 )
 
@@ -364,6 +366,9 @@ func (tr *tracer) ikeState(ce *config.CompiledEntry) []string {
 				}
 			}
 		}
+		if f := lastFailure(tr.ike, ce, peer); f != nil {
+			out = append(out, failureText(f, time.Now()))
+		}
 		switch state {
 		case "":
 			out = append(out, fmt.Sprintf("no IKE SA with %s yet (debug crypto ikev2 shows the negotiation)", peer))
@@ -374,6 +379,52 @@ func (tr *tracer) ikeState(ce *config.CompiledEntry) []string {
 		}
 	}
 	return out
+}
+
+// lastFailure is the newest failed negotiation with peer for entry ce (or
+// for its IKE SA, before an entry was chosen).
+func lastFailure(e IKE, ce *config.CompiledEntry, peer netip.Addr) *ike.Failure {
+	last, _ := e.Failures() // newest first
+	for i := range last {
+		if f := &last[i]; f.Remote == peer && (f.Child == "" || f.Child == ce.Name()) {
+			return f
+		}
+	}
+	return nil
+}
+
+// failureText says in plain words how and when a negotiation failed, e.g.
+// "last attempt failed 12s ago: NO_PROPOSAL_CHOSEN from 192.0.2.2 (no
+// common transform set or IKE proposal)".
+func failureText(f *ike.Failure, now time.Time) string {
+	ago := now.Sub(f.At).Round(time.Second)
+	var who string
+	switch {
+	case f.Code == ike.CodeTimeout:
+		who = fmt.Sprintf("TIMEOUT: %s did not answer", f.Remote)
+	case f.ByPeer:
+		who = fmt.Sprintf("%s from %s", f.Code, f.Remote)
+	default:
+		who = fmt.Sprintf("%s: this gateway refused %s", f.Code, f.Remote)
+	}
+	kind := "CHILD_SA"
+	if f.SA == "ike" {
+		kind = "IKE SA"
+	}
+	s := fmt.Sprintf("last attempt (%s) failed %s ago: %s", kind, ago, who)
+	if why := failureMeaning[f.Code]; why != "" {
+		s += " (" + why + ")"
+	}
+	return s + ": " + f.Detail
+}
+
+// failureMeaning explains the codes an operator meets most.
+var failureMeaning = map[string]string{
+	"NO_PROPOSAL_CHOSEN":    "no common transform set or IKE proposal",
+	"TS_UNACCEPTABLE":       "the crypto ACLs are not mirror images",
+	"AUTHENTICATION_FAILED": "the pre-shared keys differ or the identity is not the one the profile matches",
+	"INVALID_KE_PAYLOAD":    "the PFS groups differ",
+	ike.CodeTimeout:         "the peer is down, unreachable, or drops IKE",
 }
 
 // peerCheck plays the negotiation against the peer's configuration and

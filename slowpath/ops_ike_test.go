@@ -57,7 +57,8 @@ func TestOpsWithIKE(t *testing.T) {
 	// Every counter of the engine and the glue is exported: named metrics, drops, or
 	// events.
 	s := ops.Sample().IKE
-	named := []string{"ike_sa_up", "ike_sa_failed", "child_sa_up", "child_sa_failed", "rx", "tx", "tx_error", "retransmit"}
+	named := []string{"ike_sa_up", "ike_sa_failed", "child_sa_up", "child_sa_failed", "rx", "tx", "tx_error", "retransmit",
+		"ike_sa_rekeyed", "child_sa_rekeyed", "dpd_sent", "dpd_peer_dead"}
 	if s == nil || s.SAsByState["established"] != 1 || s.ChildSAs != 1 || s.IKEEstablished != 1 || s.ChildEstablished != 1 ||
 		s.Sent == 0 || s.Received == 0 || len(named)+len(s.Drops)+len(s.Events) != len(p.a.neg.Stats()) {
 		t.Errorf("IKE sample: %+v (counters: %v)", s, p.a.neg.Stats())
@@ -72,7 +73,8 @@ func TestOpsWithIKE(t *testing.T) {
 	for _, mf := range mfs {
 		families[mf.GetName()] = true
 	}
-	for _, name := range []string{"ipsecgw_ike_sas", "ipsecgw_ike_child_sas", "ipsecgw_ike_negotiations_total", "ipsecgw_ike_messages_total", "ipsecgw_ike_events_total"} {
+	for _, name := range []string{"ipsecgw_ike_sas", "ipsecgw_ike_child_sas", "ipsecgw_ike_negotiations_total", "ipsecgw_ike_messages_total", "ipsecgw_ike_events_total",
+		"ipsecgw_ike_rekeys_total", "ipsecgw_ike_dpd_events_total"} {
 		if !families[name] {
 			t.Errorf("no %s on a gateway running IKE", name)
 		}
@@ -101,5 +103,70 @@ func TestOpsWithIKE(t *testing.T) {
 	fl, err := ops.IPsecSAs(control.SAFilter{})
 	if err != nil || len(fl) != 1 || fl[0].CurrentSPI == old {
 		t.Errorf("after clear: %v %+v", err, fl)
+	}
+}
+
+// TestOpsIKEFailures: when the peers cannot agree, the failure is counted
+// by reason in the metrics at both ends and live explain says what the last
+// attempt met and when.
+func TestOpsIKEFailures(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-aes 256 esp-sha256-hmac", staticEntry))
+	opsA, opsB := NewOps(p.a.gw, OpsConfig{IKE: p.a.neg}), NewOps(p.b.gw, OpsConfig{IKE: p.b.neg})
+	seq := uint32(0)
+	waitFor(t, "a failed negotiation", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		last, _ := p.a.neg.Failures()
+		return len(last) > 0
+	})
+	for _, o := range []*Ops{opsA, opsB} {
+		var n uint64
+		for _, f := range o.Sample().IKE.Failures {
+			if f.SA == "child" && f.Reason == "NO_PROPOSAL_CHOSEN" {
+				n += f.N
+			}
+		}
+		if n == 0 {
+			t.Errorf("failures counted: %+v", o.Sample().IKE.Failures)
+		}
+	}
+	x, err := opsA.Explain(control.ExplainRequest{In: "inside", Src: "10.1.1.10", Dst: "10.2.1.10", Proto: 17, SrcPort: 40000, DstPort: 5001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(x.Problems, "\n")
+	if !strings.Contains(text, "last attempt (CHILD_SA) failed") || !strings.Contains(text, "ago: NO_PROPOSAL_CHOSEN from 192.0.2.2 (no common transform set") {
+		t.Errorf("explain at A: %+v", x)
+	}
+	last, _ := p.b.neg.Failures()
+	if len(last) == 0 || !strings.Contains(failureText(&last[0], time.Now()), "NO_PROPOSAL_CHOSEN: this gateway refused 192.0.2.1") {
+		t.Errorf("B's failures: %+v", last)
+	}
+}
+
+// TestStaticPeerIdentity: a static peer must also be named by the
+// profile's match identity remote address; otherwise authentication
+// fails, at B as the responder, with a log line, and in B's counters.
+func TestStaticPeerIdentity(t *testing.T) {
+	polB := strings.Replace(policyFor("b", "esp-gcm 128", staticEntry),
+		" match identity remote address 192.0.2.0 255.255.255.0", " match identity remote address 192.0.2.128 255.255.255.128", 1)
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), polB)
+	seq := uint32(0)
+	waitFor(t, "a refused authentication", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		last, _ := p.b.neg.Failures()
+		return len(last) > 0
+	})
+	last, _ := p.b.neg.Failures()
+	if f := last[0]; f.SA != "ike" || f.Code != "AUTHENTICATION_FAILED" || f.ByPeer || !strings.Contains(f.Detail, "192.0.2.128/25") {
+		t.Fatalf("B's failure %+v", f)
+	}
+	lastA, _ := p.a.neg.Failures()
+	if len(lastA) == 0 || lastA[0].Code != "AUTHENTICATION_FAILED" || !lastA[0].ByPeer {
+		t.Fatalf("A's failures %+v", lastA)
+	}
+	if len(childSAs(p.a)) != 0 || p.got.Load() != 0 {
+		t.Fatal("a tunnel came up with a peer the profile does not match")
 	}
 }
