@@ -345,3 +345,24 @@ func TestNATTraversal(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestKilobyteExpiry: the fast path's soft kilobyte limit rekeys the SA,
+// the hard one deletes it with the peer.
+func TestKilobyteExpiry(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	a.e.SoftExpire(sa[0].InSPI)
+	ev := a.rec.wait(&a.ev, func(ev event) bool { return ev.kind == "out" && ev.old != nil })
+	if ev.old.InSPI != sa[0].InSPI {
+		t.Fatalf("rekey replaced %v", ev.old)
+	}
+	next := ev.sa
+	b.e.HardExpire(b.rec.wait(&b.ev, func(ev event) bool { return ev.kind == "out" && ev.old != nil }).sa.InSPI)
+	if ev := a.rec.wait(&a.ev, func(ev event) bool { return ev.kind == "remove" && ev.sa.InSPI == next.InSPI }); ev.reason != ike.ReasonDeletedByPeer {
+		t.Errorf("A removed the rekeyed SA with %v", ev.reason)
+	}
+	if ev := b.rec.wait(&b.ev, func(ev event) bool { return ev.kind == "remove" && ev.sa.OutSPI == next.InSPI }); ev.reason != ike.ReasonExpired {
+		t.Errorf("B removed it with %v", ev.reason)
+	}
+}

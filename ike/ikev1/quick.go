@@ -34,8 +34,7 @@ type quickMode struct {
 	key   acquireKey
 	rekey *child // the SA this one replaces
 
-	local, remote ts.Selector // proxy IDs from our side
-	sendIDs       bool
+	local, remote ts.Selector      // proxy IDs from our side
 	idPayloads    []isakmp.Payload // IDci, IDcr as sent or received
 
 	ni, nr        []byte
@@ -299,9 +298,9 @@ func (q *quickMode) respond(m *isakmp.Message) {
 		q.reject(isakmp.NoProposalChosen, fmt.Errorf("no proposal chosen for %s", q.cfg.Name))
 		return
 	}
-	ps := []isakmp.Payload{nil}
+	// ps[0] becomes the SA payload once SPIs are chosen below.
 	q.nr = randomBytes(32)
-	ps = append(ps, &isakmp.Nonce{Data: q.nr})
+	ps := []isakmp.Payload{nil, &isakmp.Nonce{Data: q.nr}}
 	if q.params.pfs != 0 {
 		if ke == nil {
 			q.reject(isakmp.NoProposalChosen, fmt.Errorf("PFS group %v proposed without KE", q.params.pfs))
