@@ -128,7 +128,10 @@ func (e *Engine) ClearChildSAs(addr netip.Addr) {
 }
 
 // ClearISAKMPSAs deletes every ISAKMP SA with the peer at addr, or all
-// when addr is invalid (clear crypto isakmp). IPsec SAs stay, as on IOS.
+// when addr is invalid (clear crypto isakmp). IPsec SAs stay, as on IOS;
+// strongSwan, however, destroys its IPsec SAs with the ISAKMP SA (seen
+// with 5.9.8), so with such peers clear the IPsec SAs first
+// (ClearChildSAs, as clear crypto session does).
 func (e *Engine) ClearISAKMPSAs(addr netip.Addr) {
 	e.post(func() {
 		for _, sa := range e.sortedSAs() {
