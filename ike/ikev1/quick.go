@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"encoding/binary"
 	"fmt"
@@ -362,6 +363,12 @@ func (q *quickMode) initiatorDone(m *isakmp.Message) error {
 		return fmt.Errorf("quick mode message 2 without SA or nonce")
 	}
 	q.nr = nonce.Data
+	// IKEv1 has no narrowing: the responder echoes the proxy IDs.
+	if ids := m.FindAll(isakmp.PayloadID); len(ids) > 0 {
+		if len(ids) != 2 || !bytes.Equal(isakmp.Body(ids[0]), isakmp.Body(q.idPayloads[0])) || !bytes.Equal(isakmp.Body(ids[1]), isakmp.Body(q.idPayloads[1])) {
+			return fmt.Errorf("peer answered with other proxy IDs than %v === %v", q.local, q.remote)
+		}
+	}
 	bs := bundles(resp)
 	if len(bs) != 1 || int(bs[0][0].Number) < 1 || int(bs[0][0].Number) > len(q.cfg.TransformSets) {
 		return fmt.Errorf("peer chose no single proposal we made")
