@@ -323,7 +323,7 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 	if ikev2 != nil {
 		punts.ike = ikev2.neg
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(puntDrainInterval)
 	defer tick.Stop()
 	usage := time.NewTicker(time.Second)
 	defer usage.Stop()
