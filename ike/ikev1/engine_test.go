@@ -366,3 +366,61 @@ func TestKilobyteExpiry(t *testing.T) {
 		t.Errorf("B removed it with %v", ev.reason)
 	}
 }
+
+// TestSimultaneousInitiation: both ends acquire at once. Each main mode
+// and quick mode completes (IKEv1 has no collision handling: two ISAKMP
+// SAs and two IPsec SAs may result, each consistent on both ends).
+func TestSimultaneousInitiation(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	b.e.Acquire(ike.Acquire{Peer: pb.Name, Child: pb.Children[0].Name})
+	for i := 0; i < 2; i++ {
+		a.rec.wait(&a.ev, kind("out"))
+		b.rec.wait(&b.ev, kind("out"))
+	}
+	in := map[uint32]*ike.ChildSA{}
+	for _, ev := range b.rec.snapshot() {
+		if ev.kind == "out" {
+			in[ev.sa.OutSPI] = ev.sa
+		}
+	}
+	for _, ev := range a.rec.snapshot() {
+		if ev.kind == "failed" {
+			t.Errorf("A: %v", ev)
+		}
+		if ev.kind == "out" {
+			if other := in[ev.sa.InSPI]; other == nil {
+				t.Errorf("A's SA %v has no match at B", ev.sa)
+			} else {
+				checkPair(t, ev.sa, other)
+			}
+		}
+	}
+}
+
+// TestInitialContact: a peer that restarts (a new engine, same address)
+// sends INITIAL-CONTACT; the survivor drops the SAs it had with the old
+// incarnation.
+func TestInitialContact(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b := newPair(t, pa, pb, nil)
+	sa, _ := establish(t, a, b, 1)
+	// A "restarts": it forgets its SAs without telling B.
+	a.e.sync(func() {
+		for _, c := range a.e.sortedChildren() {
+			a.e.forget(c)
+		}
+		for _, s := range a.e.sortedSAs() {
+			s.destroy(ike.ReasonShutdown)
+		}
+	})
+	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
+	if ev := b.rec.wait(&b.ev, kind("down")); ev.reason != ike.ReasonReplaced {
+		t.Errorf("B's old ISAKMP SA down with %v", ev.reason)
+	}
+	if ev := b.rec.wait(&b.ev, kind("remove")); ev.reason != ike.ReasonReplaced || ev.sa.OutSPI != sa[0].InSPI {
+		t.Errorf("B removed %v", ev)
+	}
+	b.rec.wait(&b.ev, kind("out"))
+}

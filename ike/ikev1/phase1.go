@@ -78,7 +78,7 @@ type isakmpSA struct {
 
 	peerNATT, peerDPD   bool
 	natLocal, natRemote bool
-	established         time.Time
+	begun, established  time.Time
 	halfOpen            *halfOpenKey
 
 	lastIn  [32]byte // digest of the last main mode message received
@@ -99,7 +99,7 @@ type isakmpSA struct {
 func (e *Engine) newSA(initiator bool, p *PeerConfig, local, remote netip.AddrPort) *isakmpSA {
 	e.nextID++
 	sa := &isakmpSA{e: e, id: e.nextID, peer: p, initiator: initiator, local: local, remote: remote,
-		qms: map[uint32]*quickMode{}, lastHeard: e.clk.Now()}
+		qms: map[uint32]*quickMode{}, begun: e.clk.Now(), lastHeard: e.clk.Now()}
 	sa.log = e.log.With("isakmp_sa", sa.id, "peer", remote.Addr())
 	// Main mode must finish within the retransmission schedule.
 	var total time.Duration
@@ -660,16 +660,18 @@ func (sa *isakmpSA) destroy(why ike.Reason) {
 	}
 }
 
-// initialContact: the peer restarted, so every other SA with it is stale.
+// initialContact: the peer restarted, so the SAs with it established
+// before this ISAKMP SA began are stale (not those of a simultaneous
+// negotiation of our own).
 func (e *Engine) initialContact(sa *isakmpSA) {
 	sa.log.Info("peer sent INITIAL-CONTACT: removing older SAs with it")
 	for _, old := range e.sortedSAs() {
-		if old != sa && old.remote.Addr() == sa.remote.Addr() && old.state == stateQMIdle {
+		if old != sa && old.remote.Addr() == sa.remote.Addr() && old.state == stateQMIdle && old.established.Before(sa.begun) {
 			old.destroy(ike.ReasonReplaced)
 		}
 	}
 	for _, c := range e.sortedChildren() {
-		if c.remote == sa.remote.Addr() {
+		if c.remote == sa.remote.Addr() && c.created.Before(sa.begun) {
 			e.removeChild(c, ike.ReasonReplaced)
 		}
 	}
