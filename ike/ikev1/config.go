@@ -113,9 +113,10 @@ func (p Policy) check() error {
 // DefaultISAKMPLifetime is IOS's phase-1 lifetime.
 const DefaultISAKMPLifetime = 86400 * time.Second
 
-// DefaultPolicies are the pre-shared-key suites of IOS XE's default
-// ISAKMP policies (`show crypto isakmp default policy`), offered when no
-// `crypto isakmp policy` is configured.
+// DefaultPolicies are offered and accepted when no `crypto isakmp policy`
+// is configured: pre-shared-key suites in the spirit of IOS XE's default
+// ISAKMP policies (`show crypto isakmp default policy`; priorities and
+// suites not checked against a device).
 func DefaultPolicies() []Policy {
 	return []Policy{
 		{Priority: 65509, Cipher: crypto.CipherAESCBC, KeyBits: 256, Hash: HashSHA512, Group: keymat.MODP4096},
