@@ -424,3 +424,15 @@ func TestInitialContact(t *testing.T) {
 	}
 	b.rec.wait(&b.ev, kind("out"))
 }
+
+// TestDefaultPolicies: without crypto isakmp policy both ends use the
+// default suites, the first one winning.
+func TestDefaultPolicies(t *testing.T) {
+	pa, pb := defaultPeers()
+	pa.Policies, pb.Policies = nil, nil
+	a, b := newPair(t, pa, pb, nil)
+	establish(t, a, b, 1)
+	if got, want := a.e.SAs()[0].Policy, DefaultPolicies()[0]; got.Priority != want.Priority || !sameSuite(got, want) {
+		t.Errorf("policy %v, want %v", got, want)
+	}
+}
