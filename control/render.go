@@ -81,6 +81,9 @@ func writeEntryBody(w io.Writer, e *CryptoMapEntry) {
 		for _, l := range a.Lines {
 			fmt.Fprintf(w, "\t    access-list %s %s\n", a.Name, l)
 		}
+		if e.CreatedFrom != "" {
+			fmt.Fprintf(w, "\t    dynamic (created from dynamic map %s)\n", e.CreatedFrom)
+		}
 	} else {
 		fmt.Fprintf(w, "\tNo matching address list set.\n")
 	}

@@ -39,6 +39,9 @@ type CryptoMapEntry struct {
 	ReverseRoute  bool           `json:"reverse_route,omitempty"`
 	ResponderOnly bool           `json:"responder_only"`
 	ManualSAs     []ManualSPI    `json:"manual_sas,omitempty"`
+	// CreatedFrom ("dyn/10") marks a temporary entry IKE filled from that
+	// dynamic map entry (no match address: the negotiated selectors).
+	CreatedFrom string `json:"created_from,omitempty"`
 }
 
 // ACL is a crypto access list as show crypto map prints it.

@@ -44,6 +44,11 @@ type Gateway struct {
 	Manual []*ManualSA
 	// Workers is the number of workers SAs keep counters for.
 	Workers int
+	// Temporary are the temporary crypto map entries IKE filled from
+	// dynamic map entries without match address (ike_dynamic.go); Maps
+	// carry them, configured holds the maps as configured.
+	Temporary  []TempEntry
+	configured []*config.CompiledMap
 }
 
 // Build builds the fast path of cfg for workers workers: tables,
@@ -104,22 +109,30 @@ func (g *Gateway) interfaces() ([]fastpath.Interface, error) {
 			}
 		}
 		if cm != nil {
-			table, err := spd.Compile(cm.Rules)
-			if err != nil {
-				return nil, fmt.Errorf("interface %s: crypto map %s: %w", si.Name, cm.Map, err)
-			}
-			entries := make([]fastpath.CryptoEntry, len(cm.Entries))
-			for i, e := range cm.Entries {
-				entries[i] = fastpath.CryptoEntry{Seq: e.Seq, Kind: entryKind(e.Kind), PerHost: e.PerHost}
-			}
-			if fi.Crypto, err = fastpath.NewCryptoMap(cm.Map, table, entries); err != nil {
+			var err error
+			if fi.Crypto, err = fastCryptoMap(cm); err != nil {
 				return nil, err
 			}
 		}
 		g.Maps = append(g.Maps, cm)
 		ifs = append(ifs, fi)
 	}
+	g.configured = g.Maps
 	return ifs, nil
+}
+
+// fastCryptoMap is the fast path's crypto map of a compiled one: its SPD
+// and the kind of each entry, no SAs bound.
+func fastCryptoMap(cm *config.CompiledMap) (*fastpath.CryptoMap, error) {
+	table, err := spd.Compile(cm.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: crypto map %s: %w", cm.Interface, cm.Map, err)
+	}
+	entries := make([]fastpath.CryptoEntry, len(cm.Entries))
+	for i, e := range cm.Entries {
+		entries[i] = fastpath.CryptoEntry{Seq: e.Seq, Kind: entryKind(e.Kind), PerHost: e.PerHost}
+	}
+	return fastpath.NewCryptoMap(cm.Map, table, entries)
 }
 
 func entryKind(k config.EntryKind) fastpath.EntryKind {

@@ -62,6 +62,11 @@ type Negotiator struct {
 	// current is, per entry, the set peer a failover moved on to: ACQUIREs
 	// punted meanwhile start there rather than at a peer that just failed.
 	current map[string]netip.Addr
+	// Temporary crypto map entries by key, and each CHILD_SA's
+	// (ike_dynamic.go).
+	temps   map[string]*tempUse
+	tempOf  map[*ike.ChildSA]string
+	publish func(func(*Gateway) (*Gateway, error)) error
 
 	counters NegotiatorCounters
 }
@@ -89,6 +94,11 @@ type NegotiatorConfig struct {
 	// Engine holds the engine's settings; its Transport and Installer are
 	// the glue's own and must be left nil.
 	Engine ike.Config
+	// Publish replaces the current gateway with the one its argument makes
+	// from it, serialized with reloads (Ops.UpdateGateway): how temporary
+	// crypto map entries of dynamic maps without match address are
+	// installed. nil: such SAs decrypt but traffic to the peer is not bound.
+	Publish func(func(*Gateway) (*Gateway, error)) error
 	// IKEv1 receives datagrams whose ISAKMP major version is 1; nil drops
 	// them, counted, with one log line saying IKEv1 is not negotiated.
 	IKEv1 func(local, remote netip.AddrPort, b []byte)
@@ -107,7 +117,7 @@ func NewNegotiator(c NegotiatorConfig) (*Negotiator, error) {
 	}
 	x := &Negotiator{gw: c.Gateway, log: c.Logger, ikev1: c.IKEv1,
 		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]uint32{}, once: map[string]bool{},
-		current: map[string]netip.Addr{}}
+		current: map[string]netip.Addr{}, temps: map[string]*tempUse{}, tempOf: map[*ike.ChildSA]string{}, publish: c.Publish}
 	ec := c.Engine
 	ec.Transport, ec.Installer = x, x
 	if ec.Logger == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"ipsecgw/config"
@@ -62,7 +63,14 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 		x.log.Warn("cannot install outbound SA", "child", c, "err", err)
 		return err
 	}
+	if _, e := gw.childEntry(c); e != nil && acceptsAny(e) && x.publish != nil {
+		if err := x.useTemporary(c); err != nil {
+			x.log.Warn("cannot install the temporary crypto map entry", "child", c, "err", err)
+			return err
+		}
+	}
 	if err := gw.Engine.SAD().Install(sa); err != nil {
+		x.dropTemporary(c)
 		return err
 	}
 	var unbind []*sad.SA
@@ -72,13 +80,11 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	bound, err := x.bindChild(c, sa, unbind)
 	if err != nil {
 		gw.Engine.SAD().Delete(sa)
+		x.dropTemporary(c)
 		return err
 	}
 	if bound == 0 {
-		// A dynamic map entry without match address has no permit line:
-		// IOS would install a temporary crypto map entry from the
-		// negotiated selectors, which this gateway does not do yet.
-		x.warnOnce("unbound "+c.Child, "negotiated SA has no crypto map permit line to bind to (dynamic map entry without match address?): the peer's traffic is decrypted, traffic towards it is not protected by this SA", "child", c.Child)
+		x.warnOnce("unbound "+c.Child, "negotiated SA has no crypto map permit line to bind to: the peer's traffic is decrypted, traffic towards it is not protected by this SA", "child", c.Child)
 	}
 	x.mu.Lock()
 	rec.out = sa
@@ -112,6 +118,7 @@ func (x *Negotiator) RemoveChildSA(c *ike.ChildSA, reason ike.Reason) {
 	if err := gw.removeSAs(sas); err != nil {
 		x.log.Error("removing IPsec SA", "child", c, "err", err)
 	}
+	x.dropTemporary(c)
 	x.log.Debug("IPsec SA removed", "child", c, "reason", reason.String())
 }
 
@@ -205,9 +212,21 @@ func (g *Gateway) bindChild(c *ike.ChildSA, sa *sad.SA, unbind []*sad.SA) (int, 
 			}
 			var add []fastpath.Binding
 			if cm.LocalFor(c.Remote) == c.Local {
+				var sels []spd.Selector
 				for r, rule := range cm.Rules {
-					if !rule.Permit || rule.Line != c.Line || cm.Entries[rule.Entry].Name() != c.Child {
+					e := cm.Entries[rule.Entry]
+					if !rule.Permit || rule.Line != c.Line || e.Name() != c.Child {
 						continue
+					}
+					if isTemporary(e) {
+						// Only the peer's own temporary entry, and only
+						// the selectors this CHILD_SA negotiated.
+						if sels == nil {
+							sels = spdSelectors(c.LocalTS, c.RemoteTS)
+						}
+						if e.Peers[0] != c.Remote || !slices.Contains(sels, rule.Sel) {
+							continue
+						}
 					}
 					b := fastpath.Binding{Rule: r, SA: sa}
 					if cm.Entries[rule.Entry].PerHost {

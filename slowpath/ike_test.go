@@ -1,6 +1,7 @@
 package slowpath
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,6 +180,7 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	// operations layer holds (reloads replace it), and Ops clears and
 	// shows SAs through the engine.
 	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return s.ops.Gateway() }, Logger: testLogger(t, side),
+		Publish: func(f func(*Gateway) (*Gateway, error)) error { return s.ops.UpdateGateway(f) },
 		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -393,6 +396,99 @@ func TestIKEDynamicResponder(t *testing.T) {
 	if b := p.b.gw.Engine.Tables().Interfaces[1].Crypto.Bindings(); len(b) != 1 {
 		t.Fatalf("B's bindings: %+v", b)
 	}
+}
+
+// A dynamic map entry without match address accepts what the peer
+// proposes: B installs a temporary crypto map entry with the negotiated
+// selectors, so its own hosts' traffic to A is protected; a reload keeps
+// it, and it goes with its SAs.
+const dynamicAnyEntry = `crypto dynamic-map dyn 10
+ set transform-set ts1
+ set ikev2-profile prof
+crypto map vpn 65535 ipsec-isakmp dynamic dyn`
+
+func TestIKEDynamicTemporaryEntry(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", staticEntry), policyFor("b", "esp-gcm 128", dynamicAnyEntry))
+	p.establish(t)
+	g := p.b.ops.Gateway()
+	const tmpl = "crypto map vpn 65535 (dynamic-map dyn 10)"
+	if len(g.Temporary) != 1 || g.Temporary[0].Peer != netip.MustParseAddr("192.0.2.1") || g.Temporary[0].Entry != tmpl {
+		t.Fatalf("B's temporary entries: %+v", g.Temporary)
+	}
+	// The rules are the negotiated selectors (A proposed the triggering
+	// packet's and its ACL line's, RFC 7296 §2.9, and B accepted both).
+	cm := g.Maps[1]
+	nets := spd.Selector{Src: netip.MustParsePrefix("10.2.0.0/16"), Dst: netip.MustParsePrefix("10.1.0.0/16")}
+	if len(cm.Entries) != 2 || !isTemporary(cm.Entries[1]) || len(cm.Rules) == 0 ||
+		!slices.ContainsFunc(cm.Rules, func(r spd.Rule) bool { return r.Sel == nets }) {
+		t.Fatalf("B's compiled map: entries %+v rules %+v", cm.Entries, cm.Rules)
+	}
+	for _, r := range cm.Rules {
+		if r.Entry != 1 || !r.Permit {
+			t.Fatalf("B's rule %+v is not the temporary entry's", r)
+		}
+	}
+	if !sameRules(g.Engine.Tables().Interfaces[1].Crypto, cm) {
+		t.Fatal("B's fast path and compiled map disagree")
+	}
+	// B's host answers through the tunnel.
+	replies := func(n int) {
+		t.Helper()
+		before := p.a.gw.Engine.Stats().Global.Decrypted
+		for i := range n {
+			p.sendFromB(t, uint32(i))
+		}
+		waitFor(t, "B's hosts' traffic decrypted by A", 3*time.Second, func() bool {
+			return p.a.gw.Engine.Stats().Global.Decrypted >= before+uint64(n)
+		})
+	}
+	replies(10)
+	x, err := p.b.ops.Explain(control.ExplainRequest{In: "inside", Src: "10.2.1.10", Dst: "10.1.1.10", Proto: 17, SrcPort: 5001, DstPort: 40000})
+	if err != nil || x.Action != control.ActionProtect {
+		t.Fatalf("explain at B: %v %+v", err, x)
+	}
+	maps, err := p.b.ops.CryptoMaps(control.MapFilter{})
+	if err != nil || len(maps) != 1 || len(maps[0].Entries) != 2 || maps[0].Entries[1].CreatedFrom != "dyn/10" ||
+		maps[0].Entries[1].CurrentPeer != "192.0.2.1" || maps[0].Entries[1].ACL == nil {
+		t.Fatalf("show crypto map at B: %v %+v", err, maps)
+	}
+	var b bytes.Buffer
+	control.WriteCryptoMaps(&b, maps)
+	if !strings.Contains(b.String(), "dynamic (created from dynamic map dyn/10)") || !strings.Contains(b.String(), "permit ip 10.2.0.0 0.0.255.255 10.1.0.0 0.0.255.255") {
+		t.Errorf("show crypto map at B:\n%s", b.String())
+	}
+
+	// A reload keeps the temporary entry and its binding.
+	res, err := p.b.ops.Reload()
+	if err != nil || !res.Applied || res.Unbound != 0 || len(p.b.ops.Gateway().Temporary) != 1 {
+		t.Fatalf("reload at B: %+v %v", res, err)
+	}
+	replies(10)
+
+	// The entry goes with its SAs.
+	if _, err := p.b.ops.ClearSA(control.ClearSA{Peer: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the temporary entry removed", 5*time.Second, func() bool { return len(p.b.ops.Gateway().Temporary) == 0 })
+	g = p.b.ops.Gateway()
+	if len(g.Maps[1].Entries) != 1 || len(g.Maps[1].Rules) != 0 || !sameRules(g.Engine.Tables().Interfaces[1].Crypto, g.Maps[1]) {
+		t.Fatalf("B's map after the SAs went: %+v %+v", g.Maps[1].Entries, g.Maps[1].Rules)
+	}
+}
+
+// sendFromB feeds one datagram from B's host to A's.
+func (p *ikePair) sendFromB(t *testing.T, seq uint32) {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 2, 1, 10}, DstIP: net.IP{10, 1, 1, 10}}
+	udp := &layers.UDP{SrcPort: 5001, DstPort: 40000}
+	udp.SetNetworkLayerForChecksum(ip)
+	payload := make([]byte, 100)
+	binary.BigEndian.PutUint32(payload, seq)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		&layers.Ethernet{SrcMAC: macHost, DstMAC: macBIn, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	p.b.in.push(buf.Bytes())
 }
 
 func TestIKEPeers(t *testing.T) {

@@ -40,9 +40,12 @@ type Ops struct {
 	cfg OpsConfig
 	log *slog.Logger
 
-	gw     atomic.Pointer[Gateway]
-	write  sync.Mutex // one reload or clear at a time
-	ledger saLedger
+	gw    atomic.Pointer[Gateway]
+	write sync.Mutex // one reload or clear at a time
+	// publish serializes replacing the gateway (a reload's switch, IKE's
+	// temporary crypto map entries); never held while waiting for IKE.
+	publish sync.Mutex
+	ledger  saLedger
 
 	reloadsOK, reloadsFailed atomic.Uint64
 	lastReload               atomic.Int64 // unix nanoseconds of the last successful reload
@@ -101,6 +104,20 @@ func NewOps(g *Gateway, c OpsConfig) *Ops {
 	}
 	o.gw.Store(g)
 	return o
+}
+
+// UpdateGateway replaces the current gateway with the one f makes from it
+// (f switches the fast path's tables itself), serialized with reloads.
+// It is the Negotiator's Publish.
+func (o *Ops) UpdateGateway(f func(*Gateway) (*Gateway, error)) error {
+	o.publish.Lock()
+	defer o.publish.Unlock()
+	ng, err := f(o.Gateway())
+	if err != nil {
+		return err
+	}
+	o.gw.Store(ng)
+	return nil
 }
 
 // Gateway is the current gateway (it changes with reloads and clears).
@@ -252,6 +269,7 @@ func (o *Ops) Sample() *metrics.Sample {
 	for k := range fastpath.NumPuntKinds {
 		s.Global.Punts[k.String()] = c.Punted[k]
 	}
+	s.Workers = workerSamples(g.Engine)
 	tables := g.Engine.Tables()
 	for i, ic := range es.Ifaces {
 		s.Interfaces = append(s.Interfaces, metrics.Interface{

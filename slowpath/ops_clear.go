@@ -221,9 +221,11 @@ func (o *Ops) reinstallManual(g *Gateway, pairs []*ManualSA) error {
 		g.rebind(inverse)
 		return fmt.Errorf("reinstalling manual SAs: %w", err)
 	}
-	ng := *g
-	ng.Manual = make([]*ManualSA, len(g.Manual))
-	for i, m := range g.Manual {
+	o.publish.Lock() // IKE may have published temporary entries meanwhile
+	defer o.publish.Unlock()
+	ng := *o.Gateway()
+	ng.Manual = make([]*ManualSA, len(ng.Manual))
+	for i, m := range o.Gateway().Manual {
 		if n := fresh[m]; n != nil {
 			m = n
 		}

@@ -38,10 +38,17 @@ func (o *Ops) Reload() (*control.ReloadResult, error) {
 	}
 	var ng *Gateway
 	if len(res.Errors) == 0 {
+		// The switch and the new gateway's publication are one step for
+		// IKE's temporary entries (UpdateGateway), which apply carries over.
+		o.publish.Lock()
+		old = o.Gateway()
 		o.ledger.observe(old.Engine.SAD().Table().SAs())
 		if ng, err = old.apply(cfg, res); err != nil {
 			res.Errors = []string{err.Error()}
+		} else {
+			o.gw.Store(ng)
 		}
+		o.publish.Unlock()
 	}
 	if len(res.Errors) > 0 {
 		o.reloadsFailed.Add(1)
@@ -50,7 +57,6 @@ func (o *Ops) Reload() (*control.ReloadResult, error) {
 	}
 	res.Applied = true
 	o.applyLogLevel(old.Config.System.Log.Level, cfg.System.Log.Level, res)
-	o.gw.Store(ng)
 	o.reloadsOK.Add(1)
 	o.lastReload.Store(time.Now().UnixNano())
 	o.log.Info("configuration reloaded", "file", res.File, "kept", res.Kept, "replaced", res.Replaced, "added", res.Added,
@@ -109,6 +115,13 @@ func (g *Gateway) apply(cfg *config.Config, res *control.ReloadResult) (*Gateway
 	nb, err := Build(cfg, g.Workers)
 	if err != nil {
 		return nil, err
+	}
+	if len(g.Temporary) > 0 {
+		// IKE's temporary entries stay where the new maps still have
+		// their dynamic entries, so their SAs stay bound.
+		if nb, err = nb.withTemporary(g.Temporary); err != nil {
+			return nil, err
+		}
 	}
 	oldEntries, newEntries := g.compiledEntries(), nb.compiledEntries()
 	type slot struct {
@@ -208,7 +221,8 @@ func (g *Gateway) apply(cfg *config.Config, res *control.ReloadResult) (*Gateway
 	g.applyNeighbors(nb, res)
 	res.Changes = append(res.Changes, policyChanges(g, nb)...)
 	res.Restart = restartSettings(&g.Config.System, &cfg.System)
-	return &Gateway{Config: cfg, Engine: g.Engine, Maps: nb.Maps, Manual: merged, Workers: g.Workers}, nil
+	return &Gateway{Config: cfg, Engine: g.Engine, Maps: nb.Maps, Manual: merged, Workers: g.Workers,
+		Temporary: nb.Temporary, configured: nb.configured}, nil
 }
 
 // sameInterfaces checks that a reload keeps the interfaces, and gives

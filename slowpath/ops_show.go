@@ -52,6 +52,9 @@ func (o *Ops) CryptoMaps(f control.MapFilter) ([]control.CryptoMapSet, error) {
 		set := control.CryptoMapSet{Name: name, LocalAddress: m.LocalAddress, Interfaces: []string{}}
 		for _, e := range m.Entries {
 			set.Entries = append(set.Entries, entryView(pol, e, false, sas))
+			if e.Kind == config.DynamicEntry {
+				set.Entries = append(set.Entries, g.temporaryViews(pol, e, sas)...)
+			}
 		}
 		for _, n := range sortedNames(pol.Interfaces) {
 			if pol.Interfaces[n].CryptoMapName == name {
@@ -61,6 +64,45 @@ func (o *Ops) CryptoMaps(f control.MapFilter) ([]control.CryptoMapSet, error) {
 		out = append(out, set)
 	}
 	return out, nil
+}
+
+// temporaryViews describes the temporary entries IKE filled from the
+// dynamic map that crypto map entry e includes, as IOS shows them: the
+// peer, and the negotiated selectors as an unnamed access list "created
+// from dynamic map".
+func (g *Gateway) temporaryViews(pol *config.Policy, e *config.MapEntry, sas []*sad.SA) []control.CryptoMapEntry {
+	var out []control.CryptoMapEntry
+	seen := map[string]bool{}
+	for _, cm := range g.Maps {
+		if cm == nil || cm.Map != e.Map {
+			continue
+		}
+		for idx, ce := range cm.Entries {
+			if ce.Seq != e.Seq || !isTemporary(ce) {
+				continue
+			}
+			acl := &control.ACL{Lines: []string{}}
+			for _, r := range cm.Rules {
+				if r.Entry == idx {
+					l := config.ACLLine{Permit: true, Sel: r.Sel}
+					acl.IPv6 = r.Sel.Src.Addr().Is6()
+					acl.Lines = append(acl.Lines, l.Text(acl.IPv6))
+				}
+			}
+			key := ce.Peers[0].String() + strings.Join(acl.Lines, ";")
+			if seen[key] {
+				continue // the map is applied to several interfaces
+			}
+			seen[key] = true
+			v := entryView(pol, ce.Config, true, sas)
+			v.Map, v.Seq, v.Kind = ce.Map, ce.Seq, config.ISAKMPEntry.String()
+			v.Peers = []string{ce.Peers[0].String()}
+			v.CurrentPeer = v.Peers[0]
+			v.ACL, v.CreatedFrom = acl, fmt.Sprintf("%s/%d", ce.DynamicMap, ce.DynamicSeq)
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // DynamicMaps implements control.Backend: show crypto dynamic-map.

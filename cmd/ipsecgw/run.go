@@ -265,7 +265,7 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 	var ikev2 *liveIKE
 	opsCfg := slowpath.OpsConfig{Logs: logs, Version: version}
 	if negotiates(cfg) {
-		if ikev2, err = startIKE(logs, func() *slowpath.Gateway { return ops.Gateway() }); err != nil {
+		if ikev2, err = startIKE(logs, func() *slowpath.Ops { return ops }); err != nil {
 			return userErrorf("IKEv2: %v", err)
 		}
 		opsCfg.IKE = ikev2.neg

@@ -41,11 +41,16 @@ type liveIKE struct {
 	done chan struct{}
 }
 
-// startIKE creates the negotiator over the gateway gw returns (the
-// operations layer's current one) and gives it the configuration's peers.
-// Run starts the engine.
-func startIKE(logs *logging.Logs, gw func() *slowpath.Gateway) (*liveIKE, error) {
-	neg, err := slowpath.NewNegotiator(slowpath.NegotiatorConfig{Gateway: gw, Logger: logs.Logger(logging.IKEv2)})
+// startIKE creates the negotiator over the operations layer ops returns
+// (created after the negotiator, which it shows): the negotiator works on
+// its current gateway and publishes gateways with temporary crypto map
+// entries through it. Run starts the engine.
+func startIKE(logs *logging.Logs, ops func() *slowpath.Ops) (*liveIKE, error) {
+	neg, err := slowpath.NewNegotiator(slowpath.NegotiatorConfig{
+		Gateway: func() *slowpath.Gateway { return ops().Gateway() },
+		Publish: func(f func(*slowpath.Gateway) (*slowpath.Gateway, error)) error { return ops().UpdateGateway(f) },
+		Logger:  logs.Logger(logging.IKEv2),
+	})
 	if err != nil {
 		return nil, err
 	}
