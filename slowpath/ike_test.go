@@ -181,7 +181,7 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	// shows SAs through the engine.
 	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return s.ops.Gateway() }, Logger: testLogger(t, side),
 		Publish: func(f func(*Gateway) (*Gateway, error)) error { return s.ops.UpdateGateway(f) },
-		Engine: ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
+		Engine:  ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
