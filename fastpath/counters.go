@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"math/bits"
 	"slices"
 
 	"ipsecgw/fastpath/stats"
@@ -9,6 +10,12 @@ import (
 // Counters are the engine's global counters, per worker or summed over
 // workers. Per-SA counters live in the SAs (sad.SA.Counters).
 type Counters struct {
+	// RxFrames and TxFrames are the frames the worker took from its
+	// ports and handed to them; RxBatches counts its non-empty receives
+	// by size (see BatchBucket).
+	RxFrames  uint64
+	TxFrames  uint64
+	RxBatches [NumBatchBuckets]uint64
 	RxPackets uint64 // IP packets received from the wire (after Ethernet checks)
 	Forwarded uint64 // packets sent out in the clear (bypass, decrypted, ICMP)
 	Encrypted uint64 // packets protected by an SA and sent
@@ -34,6 +41,11 @@ type Counters struct {
 
 // Add adds o to c.
 func (c *Counters) Add(o *Counters) {
+	c.RxFrames += o.RxFrames
+	c.TxFrames += o.TxFrames
+	for i := range c.RxBatches {
+		c.RxBatches[i] += o.RxBatches[i]
+	}
 	c.RxPackets += o.RxPackets
 	c.Forwarded += o.Forwarded
 	c.Encrypted += o.Encrypted
@@ -51,6 +63,16 @@ func (c *Counters) Add(o *Counters) {
 	c.SPDCacheHits += o.SPDCacheHits
 	c.SPDCacheMiss += o.SPDCacheMiss
 	c.Drops.Add(&o.Drops)
+}
+
+// NumBatchBuckets is the number of receive batch size buckets: bucket i
+// counts batches of more than 2^(i-1) and at most 2^i frames (bucket 0:
+// one frame), the last one everything above 2^(NumBatchBuckets-2).
+const NumBatchBuckets = 10
+
+// BatchBucket is the bucket of a receive batch of n > 0 frames.
+func BatchBucket(n int) int {
+	return min(bits.Len(uint(n-1)), NumBatchBuckets-1)
 }
 
 // IfaceCounters are one interface's counters: its ports' (all queues)

@@ -123,7 +123,7 @@ func (e *Engine) Workers() []*Worker {
 func (e *Engine) Stats() Stats {
 	s := Stats{Ifaces: make([]IfaceCounters, len(e.Tables().Interfaces))}
 	for _, w := range e.Workers() {
-		ws := w.stats()
+		ws := w.Stats()
 		s.add(&ws)
 	}
 	return s

@@ -234,7 +234,11 @@ func (w *Worker) Poll() int {
 	}
 	for pi, p := range w.ports {
 		k := p.Receive(w.rx)
-		n += k
+		if k > 0 {
+			n += k
+			w.c.RxFrames += uint64(k)
+			w.c.RxBatches[BatchBucket(k)]++
+		}
 		iface := w.portIf[pi]
 		for _, b := range w.rx[:k] {
 			b.Port = uint16(pi)
@@ -639,6 +643,7 @@ func (w *Worker) transmit(pi int) {
 		return
 	}
 	w.ports[pi].Transmit(w.tx[pi])
+	w.c.TxFrames += uint64(len(w.tx[pi]))
 	clear(w.tx[pi])
 	w.tx[pi] = w.tx[pi][:0]
 }
@@ -803,8 +808,10 @@ func (w *Worker) publish() {
 	w.lastPub = w.now
 }
 
-// stats returns the last published counters.
-func (w *Worker) stats() Stats {
+// Stats returns the counters the worker last published (at most a
+// millisecond old while it is busy): its own share of the engine's, with
+// only its ports in Ifaces. Safe from any goroutine.
+func (w *Worker) Stats() Stats {
 	w.pubMu.Lock()
 	defer w.pubMu.Unlock()
 	return w.pub.clone()

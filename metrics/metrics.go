@@ -37,6 +37,7 @@ type Source interface {
 type Sample struct {
 	Global     Global
 	Interfaces []Interface
+	Workers    []Worker
 	SAs        []SA
 	// SALimit is the most SAs exported with series of their own.
 	SALimit int
@@ -246,6 +247,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
+	collectWorkers(ch, s.Workers)
 	c.collectSAs(s, counter, gauge)
 
 	if ike := s.IKE; ike != nil {

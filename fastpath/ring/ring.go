@@ -27,7 +27,8 @@ import (
 const cacheLine = 64
 
 // Ring is an SPSC queue of slots of type T. One goroutine may call Reserve,
-// Commit and Free; one other goroutine may call Peek, Release and Len.
+// Commit and Free; one other goroutine may call Peek, Release and Len; any
+// goroutine may call Occupancy and Cap.
 type Ring[T any] struct {
 	_    [cacheLine]byte
 	head atomic.Uint64 // next slot to consume; written by the consumer
@@ -105,4 +106,13 @@ func (r *Ring[T]) Release() { r.head.Store(r.head.Load() + 1) }
 func (r *Ring[T]) Len() int {
 	r.tailCache = r.tail.Load()
 	return int(r.tailCache - r.head.Load())
+}
+
+// Occupancy is the number of committed slots not yet released, for an
+// observer that is neither side (a metrics scrape): it only loads the two
+// indexes, so unlike Len and Free it writes nothing the sides cache. The
+// figure may be stale by the time it is used.
+func (r *Ring[T]) Occupancy() int {
+	h := r.head.Load() // head first: the tail loaded after it is never behind it
+	return int(r.tail.Load() - h)
 }

@@ -131,3 +131,22 @@ func BenchmarkProduceConsume(b *testing.B) {
 		r.Release()
 	}
 }
+
+func TestOccupancy(t *testing.T) {
+	r, err := New[int](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		*r.Reserve() = i
+		r.Commit()
+	}
+	if r.Occupancy() != 3 {
+		t.Fatalf("Occupancy %d, want 3", r.Occupancy())
+	}
+	r.Peek()
+	r.Release()
+	if r.Occupancy() != 2 || r.Len() != 2 {
+		t.Fatalf("Occupancy %d Len %d, want 2 2", r.Occupancy(), r.Len())
+	}
+}
