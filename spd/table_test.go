@@ -264,8 +264,24 @@ func TestCache(t *testing.T) {
 	if got := c.Lookup(ta, &m); got != NoMatch {
 		t.Fatalf("mapped flow = %d, want NoMatch", got)
 	}
-	if n := len(NewCache(1000).slots); n != 1024 {
-		t.Fatalf("NewCache(1000) has %d slots", n)
+	// Families the Table never matches must not share an entry with an
+	// IPv6 flow of the same bytes: an IPv4 source with a mapped
+	// destination, a zoned twin.
+	anyRules := policy(t, []string{"permit ip ::/0 ::/0"})
+	tany, _ := Compile(anyRules)
+	v6 := flow("::ffff:10.1.2.5", 0, "::ffff:172.16.1.9", 0, 1)
+	mixed := flow("10.1.2.5", 0, "::ffff:172.16.1.9", 0, 1)
+	zoned := Flow{Src: v6.Src.WithZone("eth0"), Dst: v6.Dst, Proto: 1}
+	for range 2 {
+		if got := c.Lookup(tany, &v6); got != 0 {
+			t.Fatalf("IPv6 flow = %d, want 0", got)
+		}
+		if got, got2 := c.Lookup(tany, &mixed), c.Lookup(tany, &zoned); got != NoMatch || got2 != NoMatch {
+			t.Fatalf("mixed families = %d, zoned = %d, want NoMatch", got, got2)
+		}
+	}
+	if c := NewCache(1000); len(c.v4.slots) != 1024 || len(c.v6.slots) != 1024 {
+		t.Fatalf("NewCache(1000) has %d IPv4 and %d IPv6 slots", len(c.v4.slots), len(c.v6.slots))
 	}
 }
 
