@@ -4,7 +4,8 @@
 // — and installs and binds the SAs the configuration itself defines (manual
 // SAs from `set session-key`). It is the one place that knows both config
 // and fastpath. Negotiated SAs come in through the same Gateway: the
-// Negotiator (ike.go) is the IKEv2 engine's Transport (the workers' inject
+// Negotiator (ike.go; IKEv1 beside it in ike_v1.go, temporary crypto map
+// entries of dynamic maps in ike_dynamic.go) is the IKE engines' Transport (the workers' inject
 // rings) and Installer (SAD installs, CryptoMap bindings, make-before-break
 // rekeys), serves the punts IKE owns (IKE datagrams demultiplexed by ISAKMP
 // major version, ACQUIREs with set-peer failover, kilobyte lifetime

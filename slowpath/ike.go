@@ -17,6 +17,7 @@ import (
 	"ipsecgw/fastpath"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/ike"
+	"ipsecgw/ike/ikev1"
 )
 
 // Negotiator joins the IKEv2 engine (package ike) to the fast path of a
@@ -24,9 +25,9 @@ import (
 // serves the punts the engine cares about:
 //
 //	worker punt ring ── PuntIKE ──────▶ HandlePunt ─ ISAKMP major 2 ─▶ Engine.Receive
-//	                                               └ major 1 ─────────▶ IKEv1 handler (when one runs)
-//	                 ── PuntAcquire ──▶ HandlePunt ─▶ Engine.Acquire(entry, first set peer)
-//	                 ── PuntSAExpiry ─▶ HandlePunt ─▶ Engine.SoftExpire / HardExpire
+//	                                               └ major 1 ─────────▶ V1.Receive (IKEv1, ike_v1.go)
+//	                 ── PuntAcquire ──▶ HandlePunt ─▶ Engine.Acquire(entry, current set peer), V1's without ikev2-profile
+//	                 ── PuntSAExpiry ─▶ HandlePunt ─▶ SoftExpire / HardExpire of the engine owning the SA
 //	Engine ── Transport.Send ──▶ a worker's inject ring (bypassing the crypto maps)
 //	Engine ── Installer ───────▶ SAD installs, crypto map bindings (make-before-break)
 //	Engine ── AcquireFailed ───▶ Engine.Acquire with the entry's next set peer
@@ -49,19 +50,21 @@ import (
 // and clear commands, and its counters together with the glue's.
 type Negotiator struct {
 	Engine *ike.Engine
+	// V1 is the IKEv1 engine (ike_v1.go); nil when IKEv1 is not negotiated.
+	V1 *ikev1.Engine
 
-	gw    func() *Gateway
-	log   *slog.Logger
-	ikev1 func(local, remote netip.AddrPort, b []byte)
+	gw  func() *Gateway
+	log *slog.Logger
 
 	mu        sync.Mutex
 	children  map[*ike.ChildSA]*installed
-	bySA      map[*sad.SA]uint32 // -> inbound SPI of its CHILD_SA
+	bySA      map[*sad.SA]childRef
 	peerNames map[peerAddrs]string
 	once      map[string]bool
 	// current is, per entry, the set peer a failover moved on to: ACQUIREs
 	// punted meanwhile start there rather than at a peer that just failed.
 	current map[string]netip.Addr
+	v1Peers map[string]bool // the IKEv1 engine's peer names
 	// Temporary crypto map entries by key, and each CHILD_SA's
 	// (ike_dynamic.go).
 	temps   map[string]*tempUse
@@ -99,9 +102,10 @@ type NegotiatorConfig struct {
 	// crypto map entries of dynamic maps without match address are
 	// installed. nil: such SAs decrypt but traffic to the peer is not bound.
 	Publish func(func(*Gateway) (*Gateway, error)) error
-	// IKEv1 receives datagrams whose ISAKMP major version is 1; nil drops
-	// them, counted, with one log line saying IKEv1 is not negotiated.
-	IKEv1 func(local, remote netip.AddrPort, b []byte)
+	// IKEv1 holds the IKEv1 engine's settings (its Transport and
+	// Installer are the glue's); nil: entries without an IKEv2 profile are
+	// not negotiated and IKEv1 datagrams are counted and dropped.
+	IKEv1 *ikev1.Config
 }
 
 // NewNegotiator creates the glue and its engine.
@@ -115,8 +119,8 @@ func NewNegotiator(c NegotiatorConfig) (*Negotiator, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	x := &Negotiator{gw: c.Gateway, log: c.Logger, ikev1: c.IKEv1,
-		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]uint32{}, once: map[string]bool{},
+	x := &Negotiator{gw: c.Gateway, log: c.Logger,
+		children: map[*ike.ChildSA]*installed{}, bySA: map[*sad.SA]childRef{}, once: map[string]bool{},
 		current: map[string]netip.Addr{}, temps: map[string]*tempUse{}, tempOf: map[*ike.ChildSA]string{}, publish: c.Publish}
 	ec := c.Engine
 	ec.Transport, ec.Installer = x, x
@@ -128,11 +132,29 @@ func NewNegotiator(c NegotiatorConfig) (*Negotiator, error) {
 		return nil, err
 	}
 	x.Engine = e
+	if c.IKEv1 != nil {
+		v1c := *c.IKEv1
+		v1c.Transport, v1c.Installer = x, v1Installer{x}
+		if v1c.Logger == nil {
+			v1c.Logger = c.Logger
+		}
+		if x.V1, err = ikev1.New(v1c); err != nil {
+			return nil, err
+		}
+	}
 	return x, nil
 }
 
-// Run runs the engine until ctx is done.
-func (x *Negotiator) Run(ctx context.Context) error { return x.Engine.Run(ctx) }
+// Run runs the engines until ctx is done.
+func (x *Negotiator) Run(ctx context.Context) error {
+	if x.V1 == nil {
+		return x.Engine.Run(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- x.V1.Run(ctx) }()
+	err := x.Engine.Run(ctx)
+	return errors.Join(err, <-done)
+}
 
 // SetPeers gives the engine the peers of the current gateway's
 // configuration (at start and after every reload). Entries it cannot
@@ -141,7 +163,7 @@ func (x *Negotiator) SetPeers() error {
 	peers, skipped := x.gw().IKEPeers()
 	for _, s := range skipped {
 		switch {
-		case s.IKEv1 && x.ikev1 == nil:
+		case s.IKEv1 && x.V1 == nil:
 			x.warnOnce(s.String(), "IKEv1 entries are not negotiated yet: no SAs for this entry", "entry", s.Entry, "reason", s.Reason)
 		case !s.IKEv1:
 			x.warnOnce(s.String(), "crypto map entry not negotiated", "entry", s.Entry, "reason", s.Reason)
@@ -154,6 +176,9 @@ func (x *Negotiator) SetPeers() error {
 		}
 	}
 	if err := x.Engine.SetPeers(peers); err != nil {
+		return err
+	}
+	if err := x.setV1Peers(); err != nil {
 		return err
 	}
 	x.mu.Lock()
@@ -212,8 +237,8 @@ func (x *Negotiator) receive(p *fastpath.Punt) {
 		x.Engine.Receive(local, remote, payload)
 	case 1:
 		x.counters.IKEv1.Add(1)
-		if x.ikev1 != nil {
-			x.ikev1(local, remote, payload)
+		if x.V1 != nil {
+			x.V1.Receive(local, remote, payload)
 			return
 		}
 		x.counters.IKEv1NotRunning.Add(1)
@@ -251,19 +276,11 @@ func (x *Negotiator) acquire(p *fastpath.Punt) {
 		return
 	}
 	if e.IKEv2Profile == nil {
-		x.counters.AcquiresNotNegotiable.Add(1)
-		x.warnOnce("acquire v1 "+e.Name(), "traffic for an IKEv1 entry: IKEv1 entries are not negotiated yet", "entry", e.Name(), "flow", p.Flow.String())
+		x.acquireV1(cm, e, rule.Line, p.Flow)
 		return
 	}
-	peers := e.Peers
-	x.mu.Lock()
-	from, failedOver := x.current[e.Name()]
-	x.mu.Unlock()
-	if i := slices.Index(peers, from); failedOver && i > 0 {
-		peers = slices.Concat(peers[i:], peers[:i])
-	}
 	var peer string
-	for _, a := range peers {
+	for _, a := range x.setPeers(e) {
 		if peer = x.peerName(cm, a); peer != "" {
 			break
 		}
@@ -278,6 +295,18 @@ func (x *Negotiator) acquire(p *fastpath.Punt) {
 	x.Engine.Acquire(ike.Acquire{Peer: peer, Child: e.Name(), Line: rule.Line, Flow: &flow})
 }
 
+// setPeers are entry e's set peers in the order an ACQUIRE tries them:
+// from the one a failover moved on to, else from the first.
+func (x *Negotiator) setPeers(e *config.CompiledEntry) []netip.Addr {
+	x.mu.Lock()
+	from, failedOver := x.current[e.Name()]
+	x.mu.Unlock()
+	if i := slices.Index(e.Peers, from); failedOver && i > 0 {
+		return slices.Concat(e.Peers[i:], e.Peers[:i])
+	}
+	return e.Peers
+}
+
 func (x *Negotiator) peerName(cm *config.CompiledMap, remote netip.Addr) string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -288,6 +317,12 @@ func (x *Negotiator) peerName(cm *config.CompiledMap, remote netip.Addr) string 
 // peer failed, so the entry's next set peer is tried (the guide's
 // failover); after the last one traffic re-triggers from the first.
 func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
+	x.failover(a, err, x.peerName, x.Engine.Acquire)
+}
+
+// failover moves a failed Acquire on to the entry's next set peer that
+// name (the engine's peer naming) knows, through acquire (its engine).
+func (x *Negotiator) failover(a ike.Acquire, err error, name func(*config.CompiledMap, netip.Addr) string, acquire func(ike.Acquire)) {
 	gw := x.gw()
 	for _, cm := range gw.Maps {
 		if cm == nil {
@@ -298,17 +333,17 @@ func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
 				continue
 			}
 			for i, p := range e.Peers {
-				if x.peerName(cm, p) != a.Peer {
+				if name(cm, p) != a.Peer {
 					continue
 				}
 				for _, next := range e.Peers[i+1:] {
-					if name := x.peerName(cm, next); name != "" {
-						x.log.Warn("negotiation failed; trying the next set peer", "entry", a.Child, "peer", a.Peer, "next", name, "err", err)
+					if n := name(cm, next); n != "" {
+						x.log.Warn("negotiation failed; trying the next set peer", "entry", a.Child, "peer", a.Peer, "next", n, "err", err)
 						x.mu.Lock()
 						x.current[a.Child] = next
 						x.mu.Unlock()
-						a.Peer = name
-						x.Engine.Acquire(a)
+						a.Peer = n
+						acquire(a)
 						return
 					}
 				}
@@ -325,17 +360,22 @@ func (x *Negotiator) AcquireFailed(a ike.Acquire, err error) {
 // (hard) of the CHILD_SA the SA belongs to.
 func (x *Negotiator) expiry(p *fastpath.Punt) {
 	x.mu.Lock()
-	spi, ok := x.bySA[p.SA]
+	ref, ok := x.bySA[p.SA]
 	x.mu.Unlock()
 	if !ok {
 		return // a manual SA, or one already removed
 	}
 	x.log.Info("SA kilobyte lifetime reached", "sa", p.SA.String(), "expiry", p.Expiry.String())
+	hard := p.Expiry&sad.HardExpired != 0
 	switch {
-	case p.Expiry&sad.HardExpired != 0:
-		x.Engine.HardExpire(spi)
+	case ref.v1 && hard:
+		x.V1.HardExpire(ref.spi)
+	case ref.v1:
+		x.V1.SoftExpire(ref.spi)
+	case hard:
+		x.Engine.HardExpire(ref.spi)
 	default:
-		x.Engine.SoftExpire(spi)
+		x.Engine.SoftExpire(ref.spi)
 	}
 }
 
@@ -352,7 +392,11 @@ func (x *Negotiator) ReportUsage() {
 		if s.out != nil {
 			out = s.out.Counters().Bytes
 		}
-		x.Engine.Usage(c.InSPI, in, out)
+		if s.v1 {
+			x.V1.Usage(c.InSPI, in, out)
+		} else {
+			x.Engine.Usage(c.InSPI, in, out)
+		}
 	}
 }
 
@@ -372,9 +416,13 @@ func (x *Negotiator) IKESADown(sa *ike.IKESAInfo, reason ike.Reason) {
 // still run. The caller then cancels Run's context.
 func (x *Negotiator) Shutdown(timeout time.Duration, drain func()) {
 	x.Engine.ClearIKESAs(netip.Addr{})
+	if x.V1 != nil {
+		x.V1.ClearChildSAs(netip.Addr{})
+		x.V1.ClearISAKMPSAs(netip.Addr{})
+	}
 	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		drain()
-		if len(x.Engine.SAs()) == 0 {
+		if len(x.Engine.SAs()) == 0 && (x.V1 == nil || len(x.V1.SAs()) == 0) {
 			return
 		}
 	}
@@ -431,19 +479,45 @@ func (x *Negotiator) Stats() map[string]uint64 {
 	for _, kv := range x.counters.list() {
 		st[kv.name] = kv.v
 	}
+	if x.V1 != nil {
+		for k, v := range x.V1.Stats() {
+			if r, ok := strings.CutPrefix(k, "drop_"); ok {
+				st["drop_ikev1_"+r] = v
+			} else {
+				st["ikev1_"+k] = v
+			}
+		}
+	}
 	return st
 }
 
 // Failures implements IKE.
 func (x *Negotiator) Failures() ([]ike.Failure, []ike.FailureCount) { return x.Engine.Failures() }
 
-// DeleteChildSA implements IKE.
-func (x *Negotiator) DeleteChildSA(inboundSPI uint32) { x.Engine.DeleteChildSA(inboundSPI) }
+// DeleteChildSA implements IKE: the engine that negotiated the SA deletes it.
+func (x *Negotiator) DeleteChildSA(inboundSPI uint32) {
+	if x.ownedByV1(inboundSPI) {
+		x.V1.DeleteChildSA(inboundSPI)
+		return
+	}
+	x.Engine.DeleteChildSA(inboundSPI)
+}
 
-// ClearChildSAs implements IKE.
-func (x *Negotiator) ClearChildSAs(peer netip.Addr) { x.Engine.ClearChildSAs(peer) }
+// ClearChildSAs implements IKE, for both engines.
+func (x *Negotiator) ClearChildSAs(peer netip.Addr) {
+	x.Engine.ClearChildSAs(peer)
+	if x.V1 != nil {
+		x.V1.ClearChildSAs(peer)
+	}
+}
 
-// ClearIKESAs implements IKE.
-func (x *Negotiator) ClearIKESAs(peer netip.Addr) { x.Engine.ClearIKESAs(peer) }
+// ClearIKESAs implements IKE, for both engines (ISAKMP SAs too).
+func (x *Negotiator) ClearIKESAs(peer netip.Addr) {
+	x.Engine.ClearIKESAs(peer)
+	if x.V1 != nil {
+		x.V1.ClearChildSAs(peer)
+		x.V1.ClearISAKMPSAs(peer)
+	}
+}
 
 var _ IKE = (*Negotiator)(nil)

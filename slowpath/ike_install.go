@@ -19,11 +19,21 @@ import (
 // installed is the fast path's half of one negotiated CHILD_SA.
 type installed struct {
 	in, out *sad.SA
+	v1      bool // negotiated by the IKEv1 engine
+}
+
+// childRef names the CHILD_SA an installed SA belongs to: its inbound SPI
+// in the engine that negotiated it.
+type childRef struct {
+	spi uint32
+	v1  bool
 }
 
 // InstallInbound implements ike.Installer: the inbound SA goes into the
 // SAD, so the peer may send on it as soon as it has it.
-func (x *Negotiator) InstallInbound(c *ike.ChildSA) error {
+func (x *Negotiator) InstallInbound(c *ike.ChildSA) error { return x.installInbound(c, false) }
+
+func (x *Negotiator) installInbound(c *ike.ChildSA, v1 bool) error {
 	gw := x.gw()
 	sa, err := gw.childSA(c, sad.Inbound)
 	if err != nil {
@@ -34,8 +44,8 @@ func (x *Negotiator) InstallInbound(c *ike.ChildSA) error {
 		return err
 	}
 	x.mu.Lock()
-	x.children[c] = &installed{in: sa}
-	x.bySA[sa] = c.InSPI
+	x.children[c] = &installed{in: sa, v1: v1}
+	x.bySA[sa] = childRef{c.InSPI, v1}
 	x.mu.Unlock()
 	x.log.Debug("inbound SA installed", "child", c)
 	return nil
@@ -88,7 +98,7 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	}
 	x.mu.Lock()
 	rec.out = sa
-	x.bySA[sa] = c.InSPI
+	x.bySA[sa] = childRef{c.InSPI, rec.v1}
 	x.mu.Unlock()
 	x.log.Debug("IPsec SA installed", "child", c, "rekeys", replaces != nil)
 	return nil

@@ -21,8 +21,10 @@ import (
 
 	"ipsecgw/control"
 	"ipsecgw/fastpath"
+	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/ike"
+	"ipsecgw/ike/ikev1"
 	"ipsecgw/packet"
 	"ipsecgw/spd"
 )
@@ -181,7 +183,8 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	// shows SAs through the engine.
 	s.neg, err = NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return s.ops.Gateway() }, Logger: testLogger(t, side),
 		Publish: func(f func(*Gateway) (*Gateway, error)) error { return s.ops.UpdateGateway(f) },
-		Engine:  ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
+		Engine:  ike.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond},
+		IKEv1:   &ikev1.Config{Retransmit: ike.Retransmit{Timeout: 500 * time.Millisecond, Tries: 2}, RekeyGrace: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,14 +609,15 @@ func TestIKEDemux(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Packet = pkt
+	engine := s.neg.V1
+	s.neg.V1 = nil // as on a gateway not negotiating IKEv1
 	if !s.neg.HandlePunt(p) || s.neg.Counters().IKEv1NotRunning.Load() != 1 || s.neg.Stats()["drop_ikev1_not_running"] != 1 {
 		t.Fatalf("IKEv1 datagram: %v", s.neg.Counters())
 	}
-	var got []byte
-	s.neg.ikev1 = func(_, _ netip.AddrPort, b []byte) { got = b }
+	s.neg.V1 = engine
 	s.neg.HandlePunt(p)
-	if len(got) != 28 || s.neg.Counters().IKEv1.Load() != 2 {
-		t.Fatalf("IKEv1 handler got %d bytes; %v", len(got), s.neg.Counters())
+	if s.neg.Counters().IKEv1.Load() != 2 || s.neg.Counters().IKEv1NotRunning.Load() != 1 {
+		t.Fatalf("IKEv1 datagram not handed to the IKEv1 engine: %v", s.neg.Counters())
 	}
 	p.Packet = pkt[:25]
 	s.neg.HandlePunt(p)
@@ -686,4 +690,83 @@ func TestIKEForcedEncap(t *testing.T) {
 	if p.b.neg.Counters().IKEv2.Load() == 0 || p.b.gw.Engine.Stats().Global.Decrypted == 0 {
 		t.Fatalf("B: %v, decrypted %d", p.b.neg.Counters(), p.b.gw.Engine.Stats().Global.Decrypted)
 	}
+}
+
+// The guide's IKEv1 settings ("Example: AES-Based Static Crypto Map": an
+// ISAKMP policy of AES-256 and pre-shared keys with a 180 s lifetime, a key
+// per peer address, transform set esp-aes 256 esp-sha-hmac) on the pair's
+// topology, in tunnel mode: an entry without set ikev2-profile negotiates
+// with IKEv1 through the same punts, rings and installs as IKEv2.
+const ikev1Entry = `crypto isakmp policy 10
+ encryption aes 256
+ authentication pre-share
+ lifetime 180
+crypto isakmp key cisco123 address %PEER%
+crypto ipsec transform-set aesset esp-aes 256 esp-sha-hmac
+ mode tunnel
+crypto map vpn 10 ipsec-isakmp
+ set peer %PEER%
+ set transform-set aesset
+ match address 101`
+
+func TestIKEv1ThroughGateway(t *testing.T) {
+	p := startPair(t, policyFor("a", "esp-gcm 128", ikev1Entry), policyFor("b", "esp-gcm 128", ikev1Entry))
+	seq := p.establish(t)
+	if len(p.a.neg.Engine.SAs()) != 0 || len(p.b.neg.Engine.SAs()) != 0 {
+		t.Fatal("IKEv2 negotiated an IKEv1 entry")
+	}
+	for _, s := range []*ikeSite{p.a, p.b} {
+		isakmp := s.neg.ISAKMPSAs()
+		if len(isakmp) != 1 || isakmp[0].State != "QM_IDLE" || isakmp[0].Status != "ACTIVE" {
+			t.Fatalf("show crypto isakmp sa: %+v", isakmp)
+		}
+		flows, err := s.ops.IPsecSAs(control.SAFilter{})
+		if err != nil || len(flows) != 1 || len(flows[0].Inbound) != 1 || len(flows[0].Outbound) != 1 ||
+			flows[0].Inbound[0].Transform != "esp-aes 256 esp-sha-hmac" {
+			t.Fatalf("show crypto ipsec sa: %v %+v", err, flows)
+		}
+	}
+	if st := p.a.neg.Stats(); st["ikev1_rx"] == 0 || st["punt_ikev1"] == 0 {
+		t.Errorf("A's IKE counters: %v", st)
+	}
+
+	// A kilobyte lifetime event goes to the engine that owns the SA: IKEv1
+	// rekeys it (quick mode) and traffic carries on over the new SA.
+	out := p.a.gw.Engine.SAD().Table().SAs()
+	var old *sad.SA
+	for _, sa := range out {
+		if sa.Direction() == sad.Outbound {
+			old = sa
+		}
+	}
+	p.a.neg.HandlePunt(&fastpath.Punt{Kind: fastpath.PuntSAExpiry, Iface: -1, SA: old, Expiry: sad.SoftExpired})
+	waitFor(t, "the IKEv1 rekey", 5*time.Second, func() bool {
+		for _, sa := range p.a.ops.Gateway().Engine.Tables().Interfaces[1].Crypto.Bindings() {
+			if sa.SA != old {
+				return true
+			}
+		}
+		return false
+	})
+	before := p.got.Load()
+	for range 10 {
+		seq++
+		p.send(t, seq)
+	}
+	waitFor(t, "traffic after the rekey", 3*time.Second, func() bool { return p.got.Load() >= before+10 })
+
+	// clear crypto sa deletes through IKEv1 on both sides; traffic
+	// negotiates again.
+	if _, err := p.a.ops.ClearSA(control.ClearSA{Peer: "192.0.2.2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides' SAs to go", 5*time.Second, func() bool {
+		return p.a.gw.Engine.SAD().Table().Len() == 0 && p.b.gw.Engine.SAD().Table().Len() == 0
+	})
+	before = p.got.Load()
+	waitFor(t, "a new IKEv1 SA negotiated by traffic", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		return p.got.Load() > before
+	})
 }

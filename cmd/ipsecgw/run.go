@@ -268,7 +268,7 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 		if ikev2, err = startIKE(logs, func() *slowpath.Ops { return ops }); err != nil {
 			return userErrorf("IKEv2: %v", err)
 		}
-		opsCfg.IKE = ikev2.neg
+		opsCfg.IKE, opsCfg.ISAKMP = ikev2.neg, ikev2.neg
 	}
 
 	// The operations layer: control socket (show, clear, debug, explain,

@@ -5,13 +5,15 @@ import (
 	"time"
 
 	"ipsecgw/config"
+	"ipsecgw/ike/ikev1"
 	"ipsecgw/logging"
 	"ipsecgw/slowpath"
 )
 
 // negotiates reports whether a configuration has crypto map entries that
 // IKE negotiates (static ipsec-isakmp entries or dynamic map templates),
-// so a live gateway runs the IKEv2 negotiator.
+// so a live gateway runs the negotiator (IKEv2, and IKEv1 for entries
+// without an IKEv2 profile).
 func negotiates(cfg *config.Config) bool {
 	for _, m := range cfg.Policy.CryptoMaps {
 		for _, e := range m.Entries {
@@ -50,6 +52,7 @@ func startIKE(logs *logging.Logs, ops func() *slowpath.Ops) (*liveIKE, error) {
 		Gateway: func() *slowpath.Gateway { return ops().Gateway() },
 		Publish: func(f func(*slowpath.Gateway) (*slowpath.Gateway, error)) error { return ops().UpdateGateway(f) },
 		Logger:  logs.Logger(logging.IKEv2),
+		IKEv1:   &ikev1.Config{Logger: logs.Logger(logging.ISAKMP)},
 	})
 	if err != nil {
 		return nil, err

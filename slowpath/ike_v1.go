@@ -1,0 +1,124 @@
+package slowpath
+
+import (
+	"net/netip"
+	"strings"
+
+	"ipsecgw/config"
+	"ipsecgw/control"
+	"ipsecgw/ike"
+	"ipsecgw/ike/ikev1"
+	"ipsecgw/spd"
+)
+
+// IKEv1 beside IKEv2: entries without `set ikev2-profile` negotiate with
+// the IKEv1 engine (ike/ikev1), which shares the glue's Transport (the
+// inject rings) and Installer (SAD installs and bindings). The glue keeps
+// which engine negotiated each CHILD_SA, so lifetime events, DPD usage,
+// deletes and failover go back to it.
+//
+//	ISAKMP major 1 punt ─▶ V1.Receive
+//	ACQUIRE, entry without IKEv2 profile ─▶ V1.Acquire (set peer named ikev1.PeerName)
+//	V1 ── v1Installer ──▶ the Negotiator's install path, marked IKEv1
+
+// v1Installer is the IKEv1 engine's Installer: the Negotiator's, with the
+// CHILD_SAs marked as IKEv1's and failover through the IKEv1 engine.
+type v1Installer struct{ x *Negotiator }
+
+func (v v1Installer) InstallInbound(c *ike.ChildSA) error { return v.x.installInbound(c, true) }
+func (v v1Installer) InstallOutbound(c, replaces *ike.ChildSA) error {
+	return v.x.InstallOutbound(c, replaces)
+}
+func (v v1Installer) RemoveChildSA(c *ike.ChildSA, r ike.Reason) { v.x.RemoveChildSA(c, r) }
+func (v v1Installer) IKESAUp(sa *ike.IKESAInfo)                  { v.x.IKESAUp(sa) }
+func (v v1Installer) IKESADown(sa *ike.IKESAInfo, r ike.Reason)  { v.x.IKESADown(sa, r) }
+func (v v1Installer) AcquireFailed(a ike.Acquire, err error) {
+	v.x.failover(a, err, v.x.v1PeerName, v.x.V1.Acquire)
+}
+
+// setV1Peers gives the IKEv1 engine the peers of the current gateway's
+// configured crypto maps (temporary entries are IKEv2's own).
+func (x *Negotiator) setV1Peers() error {
+	if x.V1 == nil {
+		return nil
+	}
+	gw := x.gw()
+	peers, skipped := ikev1.PeersFromConfig(gw.Config.Policy, gw.configured)
+	for _, s := range skipped {
+		x.warnOnce("v1 "+s, "IKEv1 peer not negotiated", "reason", s)
+	}
+	if err := x.V1.SetPeers(peers); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, p := range peers {
+		names[p.Name] = true
+	}
+	x.mu.Lock()
+	x.v1Peers = names
+	x.mu.Unlock()
+	x.log.Info("IKEv1 peers configured", "peers", len(peers))
+	return nil
+}
+
+// v1PeerName is the IKEv1 engine's name of set peer remote of map cm, ""
+// when the engine has no such peer (no key for it).
+func (x *Negotiator) v1PeerName(cm *config.CompiledMap, remote netip.Addr) string {
+	n := ikev1.PeerName(cm, remote)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.v1Peers[n] {
+		return ""
+	}
+	return n
+}
+
+// acquireV1 starts IKEv1 negotiation for a flow of static entry e (no
+// IKEv2 profile), with the set peer a failover left it at.
+func (x *Negotiator) acquireV1(cm *config.CompiledMap, e *config.CompiledEntry, line int, flow spd.Flow) {
+	if x.V1 == nil {
+		x.counters.AcquiresNotNegotiable.Add(1)
+		x.warnOnce("acquire v1 "+e.Name(), "traffic for an IKEv1 entry: IKEv1 is not negotiated on this gateway", "entry", e.Name(), "flow", flow.String())
+		return
+	}
+	var peer string
+	for _, a := range x.setPeers(e) {
+		if peer = x.v1PeerName(cm, a); peer != "" {
+			break
+		}
+	}
+	if peer == "" {
+		x.counters.AcquiresNotNegotiable.Add(1)
+		x.warnOnce("acquire v1 nopeer "+e.Name(), "cannot negotiate: no crypto isakmp key for the entry's peers", "entry", e.Name())
+		return
+	}
+	x.log.Debug("acquire (IKEv1)", "entry", e.Name(), "line", line, "peer", peer, "flow", flow.String())
+	x.V1.Acquire(ike.Acquire{Peer: peer, Child: e.Name(), Line: line, Flow: &flow})
+}
+
+// ownedByV1 reports whether the CHILD_SA with inbound SPI spi is IKEv1's.
+func (x *Negotiator) ownedByV1(spi uint32) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for c, rec := range x.children {
+		if c.InSPI == spi {
+			return rec.v1
+		}
+	}
+	return false
+}
+
+// ISAKMPSAs implements ISAKMP: show crypto isakmp sa.
+func (x *Negotiator) ISAKMPSAs() []control.ISAKMPSA {
+	out := []control.ISAKMPSA{}
+	if x.V1 == nil {
+		return out
+	}
+	for _, sa := range x.V1.SAs() {
+		out = append(out, control.ISAKMPSA{Dst: sa.Dst.Addr().String(), Src: sa.Src.Addr().String(), State: sa.State,
+			ConnID: int(sa.ConnID % (1 << 32)), Status: strings.ToUpper(sa.Status)})
+	}
+	return out
+}
+
+var _ ISAKMP = (*Negotiator)(nil)
