@@ -188,7 +188,7 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ops = NewOps(gw, OpsConfig{IKE: s.neg, AfterReload: func(_, _ *Gateway) {
+	s.ops = NewOps(gw, OpsConfig{IKE: s.neg, ISAKMP: s.neg, AfterReload: func(_, _ *Gateway) {
 		if err := s.neg.SetPeers(); err != nil {
 			t.Error(err)
 		}
@@ -711,7 +711,15 @@ crypto map vpn 10 ipsec-isakmp
 
 func TestIKEv1ThroughGateway(t *testing.T) {
 	p := startPair(t, policyFor("a", "esp-gcm 128", ikev1Entry), policyFor("b", "esp-gcm 128", ikev1Entry))
+	flow := control.ExplainRequest{In: "inside", Src: "10.1.1.10", Dst: "10.2.1.10", Proto: 17, SrcPort: 40000, DstPort: 5001}
+	x, err := p.a.ops.Explain(flow)
+	if err != nil || x.Action != control.ActionNegotiate || !strings.Contains(strings.Join(x.Problems, "\n"), "no ISAKMP SA with 192.0.2.2 yet") {
+		t.Fatalf("explain before IKEv1 ran: %v %+v", err, x)
+	}
 	seq := p.establish(t)
+	if x, err := p.a.ops.Explain(flow); err != nil || x.Action != control.ActionProtect {
+		t.Fatalf("explain over the IKEv1 SA: %v %+v", err, x)
+	}
 	if len(p.a.neg.Engine.SAs()) != 0 || len(p.b.neg.Engine.SAs()) != 0 {
 		t.Fatal("IKEv2 negotiated an IKEv1 entry")
 	}

@@ -32,7 +32,7 @@ func (o *Ops) Explain(r control.ExplainRequest) (*control.Explanation, error) {
 			return nil, err
 		}
 	}
-	return o.Gateway().explain(r, peer, o.cfg.IKE, true)
+	return o.Gateway().explain(r, peer, o.cfg.IKE, o.cfg.ISAKMP, true)
 }
 
 // ExplainConfig traces a packet through configuration cfg alone, without a
@@ -55,7 +55,7 @@ func ExplainConfig(cfg, peer *config.Config, r control.ExplainRequest) (*control
 	if err != nil {
 		return nil, err
 	}
-	return g.explain(r, peer, nil, false)
+	return g.explain(r, peer, nil, nil, false)
 }
 
 func loadPeerConfig(path string) (*config.Config, error) {
@@ -71,12 +71,13 @@ func loadPeerConfig(path string) (*config.Config, error) {
 
 // tracer holds one trace in progress.
 type tracer struct {
-	g    *Gateway
-	t    *fastpath.Tables
-	peer *config.Config
-	ike  IKE
-	live bool
-	x    *control.Explanation
+	g      *Gateway
+	t      *fastpath.Tables
+	peer   *config.Config
+	ike    IKE
+	isakmp ISAKMP
+	live   bool
+	x      *control.Explanation
 }
 
 func (tr *tracer) phase(name, result string, detail ...string) {
@@ -88,7 +89,7 @@ func (tr *tracer) done(action, verdict string) *control.Explanation {
 	return tr.x
 }
 
-func (g *Gateway) explain(r control.ExplainRequest, peer *config.Config, ikeSrc IKE, live bool) (*control.Explanation, error) {
+func (g *Gateway) explain(r control.ExplainRequest, peer *config.Config, ikeSrc IKE, isakmp ISAKMP, live bool) (*control.Explanation, error) {
 	t := g.Engine.Tables()
 	in := t.Interface(r.In)
 	if in < 0 {
@@ -109,7 +110,7 @@ func (g *Gateway) explain(r control.ExplainRequest, peer *config.Config, ikeSrc 
 		return nil, fmt.Errorf("source %s and destination %s are of different address families", src, dst)
 	}
 	f := spd.Flow{Src: src.Unmap(), Dst: dst.Unmap(), Proto: r.Proto, SrcPort: r.SrcPort, DstPort: r.DstPort}
-	tr := &tracer{g: g, t: t, peer: peer, ike: ikeSrc, live: live, x: &control.Explanation{Packet: flowText(&f) + " arriving on " + r.In, Live: live}}
+	tr := &tracer{g: g, t: t, peer: peer, ike: ikeSrc, isakmp: isakmp, live: live, x: &control.Explanation{Packet: flowText(&f) + " arriving on " + r.In, Live: live}}
 
 	inIf := &t.Interfaces[in]
 	rt := t.FIB.Lookup(f.Dst)
@@ -352,6 +353,9 @@ func (tr *tracer) ikeState(ce *config.CompiledEntry) []string {
 	if ce.Kind != config.ISAKMPEntry {
 		return nil
 	}
+	if ce.IKEv2Profile == nil {
+		return tr.isakmpState(ce)
+	}
 	if tr.ike == nil {
 		return []string{"IKE is not running on this gateway: ipsec-isakmp entries get no SAs"}
 	}
@@ -376,6 +380,33 @@ func (tr *tracer) ikeState(ce *config.CompiledEntry) []string {
 			out = append(out, fmt.Sprintf("the IKE SA with %s is up but no CHILD_SA carries this flow: if the peer refused it, debug crypto ikev2 shows why (TS_UNACCEPTABLE: the ACLs are not mirror images; NO_PROPOSAL_CHOSEN: no common transform set)", peer))
 		default:
 			out = append(out, fmt.Sprintf("the IKE SA with %s is %s", peer, strings.ToLower(state)))
+		}
+	}
+	return out
+}
+
+// isakmpState says what IKEv1 has with the peers of entry ce (no IKEv2
+// profile).
+func (tr *tracer) isakmpState(ce *config.CompiledEntry) []string {
+	if tr.isakmp == nil {
+		return []string{"IKEv1 is not running on this gateway: entries without set ikev2-profile get no SAs"}
+	}
+	sas := tr.isakmp.ISAKMPSAs()
+	var out []string
+	for _, peer := range ce.Peers {
+		state := ""
+		for _, sa := range sas {
+			if sa.Dst == peer.String() && (state == "" || sa.State == "QM_IDLE") {
+				state = sa.State
+			}
+		}
+		switch state {
+		case "":
+			out = append(out, fmt.Sprintf("no ISAKMP SA with %s yet (debug crypto isakmp shows the negotiation)", peer))
+		case "QM_IDLE":
+			out = append(out, fmt.Sprintf("the ISAKMP SA with %s is up (QM_IDLE) but no IPsec SA carries this flow: if the peer refused quick mode, debug crypto isakmp shows why (proxy identities not mirror images, no common transform set)", peer))
+		default:
+			out = append(out, fmt.Sprintf("the ISAKMP SA with %s is in %s (main mode not finished)", peer, state))
 		}
 	}
 	return out
