@@ -630,13 +630,15 @@ func TestIKEDemux(t *testing.T) {
 // counted, never a panic.
 func FuzzHandlePuntIKE(f *testing.F) {
 	for _, port := range []uint16{500, 4500} {
-		hdr := make([]byte, 32)
-		hdr[17+4*btoi(port == 4500)] = 0x20
-		pkt, _ := udpPacket(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port), netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), hdr)
-		f.Add(pkt, port)
+		for _, version := range []byte{0x20, 0x10} { // IKEv2, IKEv1
+			hdr := make([]byte, 32)
+			hdr[17+4*btoi(port == 4500)] = version
+			pkt, _ := udpPacket(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.2"), port), netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), hdr)
+			f.Add(pkt, port)
+		}
 	}
 	f.Add([]byte{0x60, 0, 0}, uint16(500))
-	x, err := NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return nil }})
+	x, err := NewNegotiator(NegotiatorConfig{Gateway: func() *Gateway { return nil }, IKEv1: &ikev1.Config{}})
 	if err != nil {
 		f.Fatal(err)
 	}
