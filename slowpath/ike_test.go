@@ -780,3 +780,38 @@ func TestIKEv1ThroughGateway(t *testing.T) {
 		return p.got.Load() > before
 	})
 }
+
+// TestTemporaryEntryOrder: a temporary entry answers where its dynamic
+// entry sits in the map's first-match order, before entries of higher
+// sequence numbers, whose rules are renumbered; the fast path compiles the
+// result and every binding carries over.
+func TestTemporaryEntryOrder(t *testing.T) {
+	entries := strings.Replace(dynamicAnyEntry, "crypto map vpn 65535 ipsec-isakmp dynamic dyn", `crypto map vpn 10 ipsec-isakmp dynamic dyn
+crypto map vpn 20 ipsec-isakmp
+ set peer 192.0.2.9
+ set transform-set ts1
+ set ikev2-profile prof
+ match address 101`, 1)
+	s := newIKESite(t, "b", policyFor("b", "esp-gcm 128", entries))
+	g := s.ops.Gateway()
+	temp := TempEntry{Entry: "crypto map vpn 10 (dynamic-map dyn 10)", Local: netip.MustParseAddr("192.0.2.2"), Peer: netip.MustParseAddr("192.0.2.1"),
+		Sel: []spd.Selector{{Src: netip.MustParsePrefix("10.2.0.0/16"), Dst: netip.MustParsePrefix("10.1.0.0/16")}}}
+	ng, err := g.withTemporary([]TempEntry{temp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := ng.Maps[1]
+	if len(cm.Entries) != 3 || cm.Entries[0].Seq != 10 || !isTemporary(cm.Entries[1]) || cm.Entries[1].Seq != 10 || cm.Entries[2].Seq != 20 {
+		t.Fatalf("entries %+v", cm.Entries)
+	}
+	if len(cm.Rules) != 2 || cm.Rules[0].Entry != 1 || cm.Rules[0].Sel != temp.Sel[0] || cm.Rules[1].Entry != 2 || cm.Rules[1].Line != 1 {
+		t.Fatalf("rules %+v", cm.Rules)
+	}
+	if !sameRules(ng.Engine.Tables().Interfaces[1].Crypto, cm) {
+		t.Fatal("the fast path's SPD is not the published map's")
+	}
+	back, err := ng.withTemporary(nil)
+	if err != nil || len(back.Maps[1].Entries) != 2 || len(back.Maps[1].Rules) != 1 || back.Maps[1].Rules[0].Entry != 1 {
+		t.Fatalf("without the entry: %v %+v", err, back.Maps[1])
+	}
+}
