@@ -45,7 +45,8 @@ func (g *Gateway) IKEPeers() (peers []*ike.PeerConfig, skipped []SkippedEntry) {
 	templates := map[tmplKey]*ike.PeerConfig{}
 	var tmplOrder []tmplKey
 	locals := map[netip.Addr]map[netip.Addr]bool{} // remote -> local addresses
-	for _, cm := range g.configured {              // not the temporary entries IKE made
+	// The configured maps: not the temporary entries IKE made.
+	for _, cm := range g.configured {
 		if cm == nil {
 			continue
 		}
