@@ -124,6 +124,12 @@ type Worker struct {
 	lastSPD     *spd.Table
 	lastFlow    spd.Flow
 	lastSPDRule int
+	// The last route looked up for a packet from the wire: ESP arriving
+	// for decapsulation is all addressed to the gateway, and a vector
+	// of one flow goes to one destination. Valid for one Tables.
+	lastDst   netip.Addr
+	lastRoute *Route
+	lastRT    *Tables
 
 	reasm      reassembler
 	lastExpire int64
@@ -291,7 +297,13 @@ func (w *Worker) ethernetInput(b *packet.Buf, iface int) {
 
 // ipInput dispatches an IP packet: to the gateway itself, or forward.
 func (w *Worker) ipInput(b *packet.Buf, m *meta, inIf int, o origin) {
-	rt := w.t.FIB.Lookup(m.flow.Dst)
+	rt := w.lastRoute
+	if m.flow.Dst != w.lastDst || w.t != w.lastRT {
+		rt = w.t.FIB.Lookup(m.flow.Dst)
+		if o == fromWire {
+			w.lastDst, w.lastRoute, w.lastRT = m.flow.Dst, rt, w.t
+		}
+	}
 	if o == fromWire && inIf >= 0 && !w.unprotectedOK(b, m, inIf, rt) {
 		return
 	}

@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"encoding/binary"
+	"net/netip"
 
 	"ipsecgw/crypto"
 	"ipsecgw/fastpath/sad"
@@ -19,6 +20,17 @@ type Decryptor struct {
 	// Events are the lifetime limits SAs reached during the last Process
 	// call, for the engine to punt to the slow path.
 	Events []sad.Event
+
+	// The last SAD lookup and its answer (nil included): a vector from
+	// one tunnel asks the same question for every packet. A sad.Table
+	// is immutable, so its pointer and the key are the whole question.
+	last struct {
+		tab   *sad.Table
+		spi   uint32
+		proto sad.Protocol
+		dst   netip.Addr
+		sa    *sad.SA
+	}
 
 	gs    groups
 	meta  []inMeta
@@ -195,7 +207,7 @@ func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason
 	if proto == sad.AH {
 		spi += 4 // after next header, length and reserved
 	}
-	sa := tab.Lookup(binary.BigEndian.Uint32(f[spi:]), dst(f, l.ver), proto)
+	sa := n.lookup(tab, binary.BigEndian.Uint32(f[spi:]), dst(f, l.ver), proto)
 	if sa == nil || sa.Dead() {
 		return stats.NoSA
 	}
@@ -207,6 +219,16 @@ func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason
 		return n.queueAH(b, sa, m)
 	}
 	return n.queueESP(b, sa, m)
+}
+
+// lookup is tab.Lookup through the one-entry cache.
+func (n *Decryptor) lookup(tab *sad.Table, spi uint32, dst netip.Addr, proto sad.Protocol) *sad.SA {
+	c := &n.last
+	if tab != c.tab || spi != c.spi || proto != c.proto || dst != c.dst {
+		c.tab, c.spi, c.proto, c.dst = tab, spi, proto, dst
+		c.sa = tab.Lookup(spi, dst, proto)
+	}
+	return c.sa
 }
 
 // queueESP checks the replay window and queues the ESP packet at

@@ -356,7 +356,11 @@ func TestWrongSPI(t *testing.T) {
 			if _, _, r := p.openOne(bad); r != stats.NoSA {
 				t.Fatalf("unknown SPI: %v", r)
 			}
-			// Deleted SAs stop at once.
+			// Deleted SAs stop at once, also right after a packet of
+			// theirs (the node's last lookup).
+			if _, _, r := p.openOne(pkt); r != stats.None {
+				t.Fatalf("known SPI: %v", r)
+			}
 			p.db.Delete(p.db.Table().SAs()...)
 			if _, _, r := p.openOne(pkt); r != stats.NoSA {
 				t.Fatalf("deleted SA: %v", r)
