@@ -45,7 +45,7 @@ type policy struct {
 
 // writeConfig writes gw-a's IOS policy and system YAML into dir and returns
 // their path without extension (.cfg, .yaml, .sock).
-func writeConfig(t *testing.T, dir string, self, peer *topo.Site, p policy) string {
+func writeConfig(t testing.TB, dir string, self, peer *topo.Site, p policy) string {
 	t.Helper()
 	entry := fmt.Sprintf(`crypto map vpn 10 ipsec-isakmp
  set peer %s
