@@ -134,11 +134,25 @@ type tempUse struct {
 }
 
 // useTemporary makes sure the temporary entry CHILD_SA c needs exists,
-// publishing a gateway with it if it is new.
-func (x *Negotiator) useTemporary(c *ike.ChildSA) error {
+// publishing a gateway with it if it is new. A rekey (c replaces replaces)
+// takes the entry over from the SA it replaces: should the selectors
+// differ, the old entry goes in the same switch, as its SA is being
+// unbound, so no packet meets an entry without an SA.
+func (x *Negotiator) useTemporary(c, replaces *ike.ChildSA) error {
 	t := TempEntry{Entry: c.Child, Local: c.Local, Peer: c.Remote, Sel: spdSelectors(c.LocalTS, c.RemoteTS)}
 	k := t.key()
 	x.mu.Lock()
+	changed := false
+	if old, ok := x.tempOf[replaces]; ok && replaces != nil {
+		delete(x.tempOf, replaces)
+		if u := x.temps[old]; u != nil {
+			delete(u.children, replaces)
+			if len(u.children) == 0 && old != k {
+				delete(x.temps, old)
+				changed = true
+			}
+		}
+	}
 	u := x.temps[k]
 	isNew := u == nil
 	if isNew {
@@ -148,17 +162,22 @@ func (x *Negotiator) useTemporary(c *ike.ChildSA) error {
 	u.children[c] = true
 	x.tempOf[c] = k
 	x.mu.Unlock()
-	if !isNew {
+	if !isNew && !changed {
 		return nil
 	}
 	if err := x.publishTemporary(); err != nil {
 		x.mu.Lock()
-		delete(x.temps, k)
+		delete(u.children, c)
 		delete(x.tempOf, c)
+		if isNew {
+			delete(x.temps, k)
+		}
 		x.mu.Unlock()
 		return err
 	}
-	x.log.Info("temporary crypto map entry installed", "entry", t.Entry, "peer", t.Peer, "selectors", fmt.Sprint(t.Sel))
+	if isNew {
+		x.log.Info("temporary crypto map entry installed", "entry", t.Entry, "peer", t.Peer, "selectors", fmt.Sprint(t.Sel))
+	}
 	return nil
 }
 

@@ -74,7 +74,7 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 		return err
 	}
 	if _, e := gw.childEntry(c); e != nil && acceptsAny(e) && x.publish != nil {
-		if err := x.useTemporary(c); err != nil {
+		if err := x.useTemporary(c, replaces); err != nil {
 			x.log.Warn("cannot install the temporary crypto map entry", "child", c, "err", err)
 			return err
 		}

@@ -446,6 +446,17 @@ func TestIKEDynamicTemporaryEntry(t *testing.T) {
 		})
 	}
 	replies(10)
+	// A rekey (B initiating) keeps the entry; B's hosts keep their tunnel.
+	first := childSAs(p.b)[0].InSPI
+	p.b.neg.Engine.RekeyChildSA(first)
+	waitFor(t, "B's CHILD_SA rekeyed", 5*time.Second, func() bool {
+		c := childSAs(p.b)
+		return len(c) == 1 && c[0].InSPI != first
+	})
+	if tmp := p.b.ops.Gateway().Temporary; len(tmp) != 1 {
+		t.Fatalf("temporary entries after the rekey: %+v", tmp)
+	}
+	replies(10)
 	x, err := p.b.ops.Explain(control.ExplainRequest{In: "inside", Src: "10.2.1.10", Dst: "10.1.1.10", Proto: 17, SrcPort: 5001, DstPort: 40000})
 	if err != nil || x.Action != control.ActionProtect {
 		t.Fatalf("explain at B: %v %+v", err, x)
