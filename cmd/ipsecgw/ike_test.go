@@ -43,10 +43,12 @@ func ikeLivePolicy(t *testing.T, dir string, self, peer *topo.Site, transform st
  set ikev2-profile prof
  match address 110`, peer.Outside.Addr())
 	if dynamic {
+		// No match address: the site accepts the selectors the peer
+		// proposes and carries its own hosts' traffic back through a
+		// temporary crypto map entry (the guide's dynamic map semantics).
 		entry = `crypto dynamic-map dyn 10
  set transform-set TS
  set ikev2-profile prof
- match address 110
 crypto map vpn 65535 ipsec-isakmp dynamic dyn`
 	}
 	if kilobytes > 0 {
@@ -234,7 +236,8 @@ func liveIKEStatic(t *testing.T) {
 }
 
 // liveIKEDynamicRekeys: AES-CBC-256 + HMAC-SHA-256; B has no entry for A,
-// only a dynamic map, and answers. A small kilobyte lifetime makes a TCP
+// only a dynamic map without match address, and answers, its replies
+// protected through the temporary entry it fills for A. A small kilobyte lifetime makes a TCP
 // transfer rekey the CHILD_SA several times while pings flow: none is
 // lost, and the transfer arrives intact.
 func liveIKEDynamicRekeys(t *testing.T) {
@@ -249,6 +252,11 @@ func liveIKEDynamicRekeys(t *testing.T) {
 		t.Fatalf("B's IKE SAs (dynamic map responder): %+v", sas)
 	}
 	first := sas[0].ChildSAs[0].InSPI
+	var maps []control.CryptoMapSet
+	b.show(t, &maps, "crypto", "map")
+	if len(maps) != 1 || len(maps[0].Entries) != 2 || maps[0].Entries[1].CreatedFrom != "dyn/10" || maps[0].Entries[1].CurrentPeer != tp.A.Outside.Addr().String() {
+		t.Fatalf("B's crypto map lacks the temporary entry for A: %+v", maps)
+	}
 
 	ping := exec.Command("ip", "netns", "exec", tp.A.HostNS, "ping", "-q", "-i", "0.01", "-c", "600", "-W", "1", tp.B.Host.Addr().String())
 	var pingOut bytes.Buffer
