@@ -164,7 +164,7 @@ func (x *Negotiator) SetPeers() error {
 	for _, s := range skipped {
 		switch {
 		case s.IKEv1 && x.V1 == nil:
-			x.warnOnce(s.String(), "IKEv1 entries are not negotiated yet: no SAs for this entry", "entry", s.Entry, "reason", s.Reason)
+			x.warnOnce(s.String(), "IKEv1 is not negotiated on this gateway: no SAs for this entry", "entry", s.Entry, "reason", s.Reason)
 		case !s.IKEv1:
 			x.warnOnce(s.String(), "crypto map entry not negotiated", "entry", s.Entry, "reason", s.Reason)
 		}
@@ -242,7 +242,7 @@ func (x *Negotiator) receive(p *fastpath.Punt) {
 			return
 		}
 		x.counters.IKEv1NotRunning.Add(1)
-		x.warnOnce("ikev1 "+remote.Addr().String(), "IKEv1 (ISAKMP) packet received: IKEv1 entries are not negotiated yet; dropped", "from", remote)
+		x.warnOnce("ikev1 "+remote.Addr().String(), "IKEv1 (ISAKMP) packet received: IKEv1 is not negotiated on this gateway; dropped", "from", remote)
 	default:
 		x.counters.UnknownVersion.Add(1)
 	}
