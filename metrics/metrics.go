@@ -88,7 +88,10 @@ type SA struct {
 
 // IKE is the key exchange's state and counters.
 type IKE struct {
-	SAsByState       map[string]int
+	SAsByState map[string]int
+	// ISAKMPByState counts IKEv1 (ISAKMP) SAs by state (mm_no_state ...
+	// qm_idle); nil when IKEv1 does not run.
+	ISAKMPByState    map[string]int
 	ChildSAs         int
 	IKEEstablished   uint64
 	IKEFailed        uint64
@@ -172,6 +175,7 @@ var (
 	dSADrops     = desc("sa_drops_total", "Packets of one SA dropped, by reason (reasons that occurred).", append(slices.Clone(saLabels), "reason")...)
 	dSAOmitted   = desc("sa_series_omitted", "SAs without series of their own because of metrics.sa_series_limit (still in every global sum).")
 	dIKESAs      = desc("ike_sas", "IKE SAs by state.", "state")
+	dISAKMPSAs   = desc("isakmp_sas", "IKEv1 (ISAKMP) SAs by state (mm_no_state, mm_sa_setup, mm_key_exch, qm_idle).", "state")
 	dIKEChildren = desc("ike_child_sas", "CHILD_SAs of the IKE SAs.")
 	dIKENego     = desc("ike_negotiations_total", "Negotiations by SA kind (ike, child) and result (established, failed).", "sa", "result")
 	dIKEFailures = desc("ike_negotiation_failures_total", "Failed negotiations by SA kind (ike, child) and reason: the notify that ended them (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, AUTHENTICATION_FAILED, ...) or TIMEOUT.", "sa", "reason")
@@ -191,7 +195,7 @@ var allDescs = []*prometheus.Desc{
 	dInjected, dFragments, dReassembled, dICMPErrors, dICMPLimited, dKeepalives, dSPDCache, dDrops, dPunts,
 	dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes, dIfDriver, dIfDrops,
 	dSAs, dSAPackets, dSABytes, dSADrops, dSAOmitted,
-	dIKESAs, dIKEChildren, dIKENego, dIKEFailures, dIKERekeys, dIKEDPD, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops, dIKEEvents,
+	dIKESAs, dISAKMPSAs, dIKEChildren, dIKENego, dIKEFailures, dIKERekeys, dIKEDPD, dIKEMessages, dIKESendErr, dIKERetrans, dIKEDrops, dIKEEvents,
 	dReloads, dLastReload,
 }
 
@@ -253,6 +257,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if ike := s.IKE; ike != nil {
 		for st, n := range ike.SAsByState {
 			gauge(dIKESAs, float64(n), st)
+		}
+		for st, n := range ike.ISAKMPByState {
+			gauge(dISAKMPSAs, float64(n), st)
 		}
 		gauge(dIKEChildren, float64(ike.ChildSAs))
 		counter(dIKENego, ike.IKEEstablished, "ike", "established")

@@ -256,7 +256,7 @@ func (sample) Sample() *metrics.Sample {
 		SAs: []metrics.SA{{ID: 1, Interface: "outside", Map: "vpn", Seq: 10, Peer: "192.0.2.2", Direction: "outbound", Protocol: "esp", SPI: 1001,
 			Packets: 4, Bytes: 400, Drops: map[string]uint64{"replay": 1}}},
 		SALimit: 10,
-		IKE: &metrics.IKE{SAsByState: map[string]int{"established": 1}, ChildSAs: 1, IKEEstablished: 1, ChildEstablished: 1,
+		IKE: &metrics.IKE{SAsByState: map[string]int{"established": 1}, ISAKMPByState: map[string]int{"qm_idle": 1}, ChildSAs: 1, IKEEstablished: 1, ChildEstablished: 1,
 			Received: 4, Sent: 4, Drops: map[string]uint64{"drop_other": 1},
 			Failures: []metrics.Failure{{SA: "child", Reason: "NO_PROPOSAL_CHOSEN", N: 2}}, IKERekeys: 1, ChildRekeys: 3, DPDSent: 2, DPDDead: 1},
 		Reloads: metrics.Reloads{Succeeded: 1, LastSuccess: time.Unix(1700000000, 0)},

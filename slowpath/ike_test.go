@@ -750,6 +750,9 @@ func TestIKEv1ThroughGateway(t *testing.T) {
 	if st := p.a.neg.Stats(); st["ikev1_rx"] == 0 || st["punt_ikev1"] == 0 {
 		t.Errorf("A's IKE counters: %v", st)
 	}
+	if m := p.a.ops.Sample().IKE; m == nil || m.ISAKMPByState["qm_idle"] != 1 {
+		t.Errorf("A's IKE metrics sample: %+v", m)
+	}
 
 	// A kilobyte lifetime event goes to the engine that owns the SA: IKEv1
 	// rekeys it (quick mode) and traffic carries on over the new SA.

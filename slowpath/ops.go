@@ -297,6 +297,12 @@ func (o *Ops) Sample() *metrics.Sample {
 	}
 	if e := o.cfg.IKE; e != nil {
 		s.IKE = ikeSample(e)
+		if v1 := o.cfg.ISAKMP; v1 != nil {
+			s.IKE.ISAKMPByState = map[string]int{}
+			for _, sa := range v1.ISAKMPSAs() {
+				s.IKE.ISAKMPByState[strings.ToLower(sa.State)]++
+			}
+		}
 	}
 	s.Reloads = metrics.Reloads{Succeeded: o.reloadsOK.Load(), Failed: o.reloadsFailed.Load()}
 	if t := o.lastReload.Load(); t != 0 {
