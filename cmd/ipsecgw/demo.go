@@ -169,19 +169,22 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	}
 	fmt.Fprintf(out, "%.2f Gbit/s\n\n", rate/1e9)
 
+	d.begin("gw-a's SAs, as its control socket shows them")
+	fmt.Fprintln(out)
+	if err = d.showSAs(ctx, d.gws[0], o.keying == "ike"); err != nil {
+		return err
+	}
+
 	if o.keep {
 		fmt.Fprintf(out, "      the tunnel stays up until Ctrl-C; in another terminal try:\n")
 		for _, g := range d.gws {
 			fmt.Fprintf(out, "        ip netns exec %s ping %v\n", g.site.HostNS, d.other(g).site.Host.Addr())
 		}
+		for _, g := range d.gws {
+			fmt.Fprintf(out, "        ipsecgw show crypto ipsec sa --socket %s\n", g.socket)
+		}
 		fmt.Fprintf(out, "      gateway logs: %s\n\n", d.dir)
 		<-ctx.Done()
-	}
-
-	d.begin("gw-a's SAs, as its control socket shows them")
-	fmt.Fprintln(out)
-	if err = d.showSAs(ctx, d.gws[0], o.keying == "ike"); err != nil {
-		return err
 	}
 
 	d.begin("stopping the gateways: their counters and SAs")

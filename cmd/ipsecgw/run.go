@@ -220,6 +220,7 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 		return userErrorf("following the kernel's neighbours: %v", err)
 	}
 	defer neigh.Close()
+	resolvePeers(log, neigh, gw)
 	if err := steer(ifs, gw); err != nil {
 		return userErrorf("%v", err)
 	}
@@ -278,6 +279,7 @@ func runLive(stdout io.Writer, logs *logging.Logs, cfg *config.Config, statsJSON
 		if err := steer(ifs, nw); err != nil {
 			log.Error("re-programming XDP steering after reload", "error", err)
 		}
+		resolvePeers(log, neigh, nw)
 		switch {
 		case ikev2 != nil:
 			if err := ikev2.neg.SetPeers(); err != nil {
@@ -366,6 +368,17 @@ loop:
 		return userErrorf("worker: %v", runErr)
 	}
 	return nil
+}
+
+// resolvePeers has the kernel resolve the next hops towards the crypto
+// maps' peers now, so that the first IKE message or ESP packet of a tunnel
+// is not dropped on a neighbour miss.
+func resolvePeers(log *slog.Logger, neigh *slowpath.NeighborFeed, gw *slowpath.Gateway) {
+	for _, nh := range gw.PeerNextHops() {
+		if err := neigh.Resolve(nh.Iface, nh.Addr); err != nil {
+			log.Warn("cannot make the kernel resolve a peer's next hop", "next_hop", nh.Addr, "error", err)
+		}
+	}
 }
 
 // steer tells each interface's XDP program what the fast path owns: the
