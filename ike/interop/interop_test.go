@@ -24,6 +24,7 @@ import (
 	"ipsecgw/ike/udp"
 	"ipsecgw/spd"
 	"ipsecgw/topo"
+	"ipsecgw/topo/strongswan"
 )
 
 var capture = flag.String("capture", "", "write the IKE messages charon sends into this fuzz corpus directory")
@@ -273,8 +274,8 @@ func setup(t *testing.T) *topo.Topology {
 	if os.Geteuid() != 0 {
 		t.Skip("interop tests need root for network namespaces")
 	}
-	if _, err := os.Stat(charonBin); err != nil {
-		t.Skip("strongSwan charon not installed (apt-get install strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins)")
+	if err := strongswan.Available(); err != nil {
+		t.Skip(err)
 	}
 	tp, err := topo.Build(topo.Options{})
 	if err != nil {
@@ -342,7 +343,7 @@ var (
 )
 
 // sameChild checks that charon's view of a CHILD_SA mirrors ours.
-func sameChild(t *testing.T, ours *ike.ChildSA, theirs viciChild, encr, keysize, integ string) {
+func sameChild(t *testing.T, ours *ike.ChildSA, theirs strongswan.ChildSA, encr, keysize, integ string) {
 	t.Helper()
 	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
 		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
@@ -369,17 +370,17 @@ func tsList[T fmt.Stringer](ss []T) string {
 	return strings.Join(parts, " ")
 }
 
-func sameIKE(t *testing.T, ours ike.IKESAInfo, theirs viciIKE) {
+func sameIKE(t *testing.T, ours ike.IKESAInfo, theirs strongswan.IKESA) {
 	t.Helper()
 	if theirs.SPIi != fmt.Sprintf("%016x", ours.SPIi) || theirs.SPIr != fmt.Sprintf("%016x", ours.SPIr) || theirs.State != "ESTABLISHED" {
 		t.Fatalf("IKE SA: charon %s_i %s_r %s, ours %016x_i %016x_r", theirs.SPIi, theirs.SPIr, theirs.State, ours.SPIi, ours.SPIr)
 	}
 }
 
-func oneIKE(sas []viciIKE) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
+func oneIKE(sas []strongswan.IKESA) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
 
-func oneChild(sas []viciIKE) bool {
-	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].Children[0].State == "INSTALLED"
+func oneChild(sas []strongswan.IKESA) bool {
+	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].ChildList()[0].State == "INSTALLED"
 }
 
 func fmtHex(v uint64, width int) string { return fmt.Sprintf("%0*x", width, v) }

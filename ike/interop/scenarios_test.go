@@ -10,6 +10,7 @@ import (
 	"ipsecgw/ike"
 	"ipsecgw/ike/keymat"
 	"ipsecgw/ike/message"
+	"ipsecgw/topo/strongswan"
 )
 
 func TestStrongSwan(t *testing.T) {
@@ -22,13 +23,13 @@ func TestStrongSwan(t *testing.T) {
 	// ipsecgw initiates: IKE with AES-GCM-128 and X25519, ESP AES-GCM-128
 	// with PFS at rekey. Then rekeys and deletes both ways.
 	t.Run("initiator-gcm", func(t *testing.T) {
-		sw.load(swanctlConf("aes128gcm16-prfsha256-x25519", "aes128gcm16-ecp256", siteB, siteA, ""))
+		sw.MustLoadConf(swanctlConf("aes128gcm16-prfsha256-x25519", "aes128gcm16-ecp256", siteB, siteA, ""))
 		peer := ourPeer(ike.IKEProposal{Name: "gcm", Encryption: []ike.Encryption{{Cipher: crypto.CipherAESGCM16, KeyBits: 128}},
 			PRF: []keymat.PRFAlg{keymat.PRFHMACSHA256}, Groups: []keymat.Group{keymat.Curve25519}}, gcm128, keymat.ECP256, permit(siteA, siteB))
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sas := sw.waitSAs("CHILD_SA", oneChild)
+		sas := sw.WaitSAs("CHILD_SA", oneChild)
 		ours := gw.e.SAs()[0]
 		sameIKE(t, ours, sas[0])
 		if sas[0].Encr != "AES_GCM_16" || sas[0].EncrKeysize != "128" || sas[0].PRF != "PRF_HMAC_SHA2_256" || sas[0].DH != "CURVE_25519" {
@@ -38,7 +39,7 @@ func TestStrongSwan(t *testing.T) {
 			t.Fatal("charon's faked NAT not seen: the gateway must float to 4500")
 		}
 		child := gw.rec.only()
-		sameChild(t, child, sas[0].Children[0], "AES_GCM_16", "128", "")
+		sameChild(t, child, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our CHILD_SA rekey, with PFS.
 		gw.e.RekeyChildSA(child.InSPI)
@@ -47,30 +48,34 @@ func TestStrongSwan(t *testing.T) {
 		if next == nil || next.PFS != keymat.ECP256 {
 			t.Fatalf("after rekey: %v", gw.rec.events)
 		}
-		sas = sw.waitSAs("rekeyed CHILD_SA", func(s []viciIKE) bool { return oneChild(s) && s[0].Children[0].SPIOut == spiHex(next.InSPI) })
-		sameChild(t, next, sas[0].Children[0], "AES_GCM_16", "128", "")
-		if sas[0].Children[0].DH != "ECP_256" {
-			t.Fatalf("charon's rekeyed CHILD_SA without PFS: %+v", sas[0].Children[0])
+		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
+			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
+		})
+		sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+		if sas[0].ChildList()[0].DH != "ECP_256" {
+			t.Fatalf("charon's rekeyed CHILD_SA without PFS: %+v", sas[0].ChildList()[0])
 		}
 
 		// charon's CHILD_SA rekey.
-		sw.mustSwanctl("--rekey", "--child", "net")
+		sw.MustSwanctl("--rekey", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA rekeyed by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(next.InSPI)) })
 		third := gw.rec.only()
-		sas = sw.waitSAs("CHILD_SA rekeyed by charon", func(s []viciIKE) bool { return oneChild(s) && s[0].Children[0].SPIOut == spiHex(third.InSPI) })
-		sameChild(t, third, sas[0].Children[0], "AES_GCM_16", "128", "")
+		sas = sw.WaitSAs("CHILD_SA rekeyed by charon", func(s []strongswan.IKESA) bool {
+			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
+		})
+		sameChild(t, third, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our IKE SA rekey, then charon's; the CHILD_SA stays.
 		gw.e.RekeyIKESA(ours.ID)
 		gw.rec.wait(t, "IKE SA rekeyed", func(r *recorder) bool { return r.seen("down 1 rekeyed") && len(r.ikes) == 1 })
-		sas = sw.waitSAs("IKE SA rekeyed", func(s []viciIKE) bool { return oneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
+		sas = sw.WaitSAs("IKE SA rekeyed", func(s []strongswan.IKESA) bool { return oneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
 		sameIKE(t, gw.e.SAs()[0], sas[0])
 		second := gw.e.SAs()[0]
-		sw.mustSwanctl("--rekey", "--ike", "s2s")
+		sw.MustSwanctl("--rekey", "--ike", "s2s")
 		gw.rec.wait(t, "IKE SA rekeyed by charon", func(r *recorder) bool {
 			return r.seen("down "+itoa(second.ID)+" rekeyed") && len(r.ikes) == 1
 		})
-		sas = sw.waitSAs("IKE SA rekeyed by charon", func(s []viciIKE) bool { return oneChild(s) && s[0].SPIi != spi64(second.SPIi) })
+		sas = sw.WaitSAs("IKE SA rekeyed by charon", func(s []strongswan.IKESA) bool { return oneChild(s) && s[0].SPIi != spi64(second.SPIi) })
 		after := gw.e.SAs()[0]
 		sameIKE(t, after, sas[0])
 		if len(after.Children) != 1 || after.Children[0].InSPI != third.InSPI {
@@ -80,14 +85,14 @@ func TestStrongSwan(t *testing.T) {
 		// Deletes: ours of the CHILD_SA, charon's of a new one, then
 		// charon's of the IKE SA.
 		gw.e.DeleteChildSA(third.InSPI)
-		sw.waitSAs("CHILD_SA deleted", func(s []viciIKE) bool { return oneIKE(s) && len(s[0].Children) == 0 })
+		sw.WaitSAs("CHILD_SA deleted", func(s []strongswan.IKESA) bool { return oneIKE(s) && len(s[0].Children) == 0 })
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "new CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
 		fourth := gw.rec.only()
-		sw.waitSAs("new CHILD_SA", oneChild)
-		sw.mustSwanctl("--terminate", "--child", "net")
+		sw.WaitSAs("new CHILD_SA", oneChild)
+		sw.MustSwanctl("--terminate", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA deleted by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
-		sw.mustSwanctl("--terminate", "--ike", "s2s")
+		sw.MustSwanctl("--terminate", "--ike", "s2s")
 		gw.rec.wait(t, "IKE SA deleted by charon", func(r *recorder) bool { return len(r.ikes) == 0 && r.seen("down ") })
 		if !strings.Contains(gw.rec.events[len(gw.rec.events)-1], "deleted by peer") {
 			t.Fatalf("IKE SA went: %v", gw.rec.events)
@@ -98,23 +103,23 @@ func TestStrongSwan(t *testing.T) {
 	// with HMAC-SHA-256, IKE_AUTH fragmented both ways; ipsecgw rekeys and
 	// deletes the IKE SA.
 	t.Run("responder-cbc", func(t *testing.T) {
-		sw.load(swanctlConf("aes256-sha256-modp2048", "aes256-sha256-modp2048", siteB, siteA, "fragmentation = yes"))
+		sw.MustLoadConf(swanctlConf("aes256-sha256-modp2048", "aes256-sha256-modp2048", siteB, siteA, "fragmentation = yes"))
 		peer := ourPeer(ike.IKEProposal{Name: "cbc", Encryption: []ike.Encryption{{Cipher: crypto.CipherAESCBC, KeyBits: 256}},
 			Integrity: []crypto.Integ{crypto.IntegHMACSHA256_128}, Groups: []keymat.Group{keymat.MODP2048}}, cbc256, keymat.MODP2048, permit(siteA, siteB))
 		gw := startGateway(t, ourNS, gwAddr, peer, func(c *ike.Config) { c.FragmentSize = 220; c.CookieThreshold = 1 })
 		// One half-open IKE SA reaches the threshold: charon has to come
 		// back with a cookie (RFC 7296 §2.6).
 		halfOpen(t, gw.e)
-		sw.mustSwanctl("--initiate", "--child", "net")
+		sw.MustSwanctl("--initiate", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sas := sw.waitSAs("CHILD_SA", oneChild)
+		sas := sw.WaitSAs("CHILD_SA", oneChild)
 		ours := established(t, gw.e)
 		sameIKE(t, ours, sas[0])
 		if ours.Initiator || sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].Integ != "HMAC_SHA2_256_128" || sas[0].DH != "MODP_2048" {
 			t.Fatalf("IKE SA: ours %+v charon %+v", ours, sas[0])
 		}
 		child := gw.rec.only()
-		sameChild(t, child, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
+		sameChild(t, child, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 || st["cookie_sent"] == 0 {
 			t.Fatalf("IKE_AUTH not fragmented both ways, or no cookie asked for: %v", st)
 		}
@@ -122,27 +127,29 @@ func TestStrongSwan(t *testing.T) {
 		gw.e.RekeyChildSA(child.InSPI)
 		gw.rec.wait(t, "rekeyed CHILD_SA", func(r *recorder) bool { return r.seen("remove " + spiHex(child.InSPI)) })
 		next := gw.rec.only()
-		sas = sw.waitSAs("rekeyed CHILD_SA", func(s []viciIKE) bool { return oneChild(s) && s[0].Children[0].SPIOut == spiHex(next.InSPI) })
-		sameChild(t, next, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
+		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
+			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
+		})
+		sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 
 		gw.e.ClearIKESAs(charonAddr)
 		gw.rec.wait(t, "IKE SA deleted", func(r *recorder) bool { return len(r.ikes) == 0 && len(r.in) == 0 })
-		sw.waitSAs("IKE SA deleted", func(s []viciIKE) bool { return len(s) == 0 })
+		sw.WaitSAs("IKE SA deleted", func(s []strongswan.IKESA) bool { return len(s) == 0 })
 	})
 
 	// Selectors that do not overlap fail with a log line saying why, in
 	// both directions.
 	t.Run("ts-mismatch", func(t *testing.T) {
-		sw.load(swanctlConf("aes256-sha256-ecp256", "aes128gcm16", siteB, "10.9.9.0/24", ""))
+		sw.MustLoadConf(swanctlConf("aes256-sha256-ecp256", "aes128gcm16", siteB, "10.9.9.0/24", ""))
 		peer := ourPeer(ike.IKEProposal{Name: "p", Encryption: []ike.Encryption{{Cipher: crypto.CipherAESCBC, KeyBits: 256}},
 			Integrity: []crypto.Integ{crypto.IntegHMACSHA256_128}, Groups: []keymat.Group{keymat.ECP256}}, gcm128, 0, permit(siteA, siteB))
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
-		out, _ := sw.swanctl("--initiate", "--child", "net")
+		out, _ := sw.Try("--initiate", "--child", "net")
 		want := "vpnmap 10 ACL 101 line 1 (permit ip 10.1.1.0/24 10.2.2.0/24): TSr 10.9.9.0/24 vs ACL source 10.1.1.0/24: addresses do not overlap"
 		if !strings.Contains(gw.logs.String(), want) || !strings.Contains(gw.logs.String(), "TS_UNACCEPTABLE") {
 			t.Fatalf("gateway log lacks %q\nswanctl: %s", want, out)
 		}
-		if !strings.Contains(sw.log(), "TS_UNACCEPTABLE") {
+		if !strings.Contains(sw.Log(), "TS_UNACCEPTABLE") {
 			t.Fatal("charon did not get TS_UNACCEPTABLE")
 		}
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
@@ -150,24 +157,24 @@ func TestStrongSwan(t *testing.T) {
 			return r.seen("failed vpnmap 10: peer refused CHILD_SA vpnmap 10: TS_UNACCEPTABLE")
 		})
 		gw.e.ClearIKESAs(charonAddr)
-		sw.waitSAs("IKE SA deleted", func(s []viciIKE) bool { return len(s) == 0 })
+		sw.WaitSAs("IKE SA deleted", func(s []strongswan.IKESA) bool { return len(s) == 0 })
 	})
 
 	// A killed charon is noticed by dead peer detection.
 	t.Run("dpd", func(t *testing.T) {
-		sw.load(swanctlConf("aes256-sha256-ecp256", "aes128gcm16", siteB, siteA, ""))
+		sw.MustLoadConf(swanctlConf("aes256-sha256-ecp256", "aes128gcm16", siteB, siteA, ""))
 		peer := ourPeer(ike.IKEProposal{Name: "p", Encryption: []ike.Encryption{{Cipher: crypto.CipherAESCBC, KeyBits: 256}},
 			Integrity: []crypto.Integ{crypto.IntegHMACSHA256_128}, Groups: []keymat.Group{keymat.ECP256}}, gcm128, 0, permit(siteA, siteB))
 		peer.DPD = ike.DPD{Interval: 2 * time.Second, Retry: time.Second, Retries: 3}
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sw.waitSAs("CHILD_SA", oneChild)
+		sw.WaitSAs("CHILD_SA", oneChild)
 		time.Sleep(3 * time.Second) // a liveness check answered by a live charon
 		if !gw.rec.seen("up ") || gw.rec.seen("down ") {
 			t.Fatalf("events %v", gw.rec.events)
 		}
-		sw.kill()
+		sw.Kill()
 		start := time.Now()
 		gw.rec.wait(t, "dead peer", func(r *recorder) bool { return r.seen("down 1 peer dead") && len(r.in) == 0 })
 		t.Logf("dead peer noticed after %v", time.Since(start).Round(100*time.Millisecond))

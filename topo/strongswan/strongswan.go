@@ -63,6 +63,12 @@ type Options struct {
 	// Settings are extra lines for the charon section of strongswan.conf,
 	// e.g. "retransmit_timeout = 1".
 	Settings []string
+	// Plugins are loaded after the default ones, e.g. "md5" for IKEv1
+	// peers that still offer it.
+	Plugins []string
+	// LogLevels override or add per-subsystem levels in charon.log, e.g.
+	// {"enc": 4} to log raw messages.
+	LogLevels map[string]int
 }
 
 // Charon is a running charon daemon.
@@ -80,7 +86,7 @@ type Charon struct {
 // kernel-libipsec there.
 const confTemplate = `charon {
   load_modular = no
-  load = random nonce openssl aesni aes gcm sha1 sha2 hmac kdf gmp pem pkcs1 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici updown
+  load = random nonce openssl aesni aes gcm sha1 sha2 hmac kdf gmp pem pkcs1 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici updown%s
   install_routes = %s
 %s  syslog {
     daemon {
@@ -93,11 +99,7 @@ const confTemplate = `charon {
       append = no
       flush_line = yes
       default = 1
-      ike = %d
-      cfg = 2
-      chd = %d
-      net = %d
-    }
+%s    }
   }
   plugins {
     vici {
@@ -146,7 +148,7 @@ func Start(ctx context.Context, o Options) (c *Charon, err error) {
 	for _, s := range o.Settings {
 		fmt.Fprintf(&settings, "  %s\n", s)
 	}
-	conf := strings.ReplaceAll(fmt.Sprintf(confTemplate, routes, settings.String(), level, level, level), "DIR", c.Dir)
+	conf := strings.ReplaceAll(fmt.Sprintf(confTemplate, plugins(o.Plugins), routes, settings.String(), logLevels(level, o.LogLevels)), "DIR", c.Dir)
 	if err := os.WriteFile(c.confPath(), []byte(conf), 0o600); err != nil {
 		return c, err
 	}
@@ -322,6 +324,7 @@ type IKESA struct {
 	Integ       string             `vici:"integ-alg"`
 	PRF         string             `vici:"prf-alg"`
 	DH          string             `vici:"dh-group"`
+	Version     string             `vici:"version"`
 	NATRemote   string             `vici:"nat-remote"`
 	NATFake     string             `vici:"nat-fake"`
 	Children    map[string]ChildSA `vici:"child-sas"`
@@ -330,6 +333,7 @@ type IKESA struct {
 // ChildSA is a CHILD_SA as list-sas reports it.
 type ChildSA struct {
 	Name        string   `vici:"name"`
+	UniqueID    string   `vici:"uniqueid"`
 	State       string   `vici:"state"`
 	Mode        string   `vici:"mode"`
 	Protocol    string   `vici:"protocol"`
