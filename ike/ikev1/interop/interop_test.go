@@ -24,6 +24,8 @@ import (
 	"ipsecgw/ike/udp"
 	"ipsecgw/spd"
 	"ipsecgw/topo"
+	"ipsecgw/topo/strongswan"
+	"ipsecgw/topo/strongswan/charontest"
 )
 
 var capture = flag.String("capture", "", "write the ISAKMP messages charon sends into this fuzz corpus directory")
@@ -252,7 +254,7 @@ func captureTo(t *testing.T, dir string, next func(l, r netip.AddrPort, b []byte
 type env struct {
 	tp            *topo.Topology
 	gwAddr, their netip.Addr
-	c             *charon
+	c             *charontest.Charon
 }
 
 func setup(t *testing.T) *env {
@@ -260,8 +262,8 @@ func setup(t *testing.T) *env {
 	if os.Geteuid() != 0 {
 		t.Skip("interop tests need root for network namespaces")
 	}
-	if _, err := os.Stat(charonBin); err != nil {
-		t.Skip("strongSwan charon not installed (apt-get install strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins)")
+	if err := strongswan.Available(); err != nil {
+		t.Skip(err)
 	}
 	tp, err := topo.Build(topo.Options{})
 	if err != nil {
@@ -337,7 +339,7 @@ var (
 )
 
 // sameChild checks that charon's view of an IPsec SA mirrors ours.
-func sameChild(t *testing.T, ours *ike.ChildSA, theirs viciChild, encr, keysize, integ string) {
+func sameChild(t *testing.T, ours *ike.ChildSA, theirs strongswan.ChildSA, encr, keysize, integ string) {
 	t.Helper()
 	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
 		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
@@ -356,13 +358,13 @@ func sameChild(t *testing.T, ours *ike.ChildSA, theirs viciChild, encr, keysize,
 	}
 }
 
-func oneIKE(sas []viciIKE) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
+func oneIKE(sas []strongswan.IKESA) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
 
-func oneChild(sas []viciIKE) bool {
-	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].Children[0].State == "INSTALLED"
+func oneChild(sas []strongswan.IKESA) bool {
+	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].ChildList()[0].State == "INSTALLED"
 }
 
-func sameISAKMP(t *testing.T, ours ikev1.ISAKMPSAInfo, theirs viciIKE) {
+func sameISAKMP(t *testing.T, ours ikev1.ISAKMPSAInfo, theirs strongswan.IKESA) {
 	t.Helper()
 	if theirs.Version != "1" || theirs.State != "ESTABLISHED" {
 		t.Fatalf("charon: IKEv%s %s", theirs.Version, theirs.State)

@@ -8,6 +8,7 @@ import (
 
 	"ipsecgw/ike"
 	"ipsecgw/spd"
+	"ipsecgw/topo/strongswan"
 )
 
 // TestGatewayInitiates: ipsecgw starts main mode and quick mode towards
@@ -15,14 +16,14 @@ import (
 // deletes it; charon deletes the ISAKMP SA.
 func TestGatewayInitiates(t *testing.T) {
 	e := setup(t)
-	e.c.load(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "", ""))
+	e.c.MustLoadConf(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "", ""))
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	sas := e.c.waitSAs("one IPsec SA", oneChild)
+	sas := e.c.WaitSAs("one IPsec SA", oneChild)
 	ours := g.rec.only()
-	sameChild(t, ours, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA1_96")
+	sameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].DH != "MODP_1024" {
 		t.Fatalf("charon's ISAKMP SA %+v", sas[0])
@@ -35,17 +36,17 @@ func TestGatewayInitiates(t *testing.T) {
 	if next.InSPI == ours.InSPI {
 		t.Fatal("rekey kept the SPI")
 	}
-	sas = e.c.waitSAs("the rekeyed SA alone", func(s []viciIKE) bool {
-		return oneChild(s) && s[0].Children[0].SPIIn == fmtSPI(next.OutSPI)
+	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
+		return oneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
-	sameChild(t, next, sas[0].Children[0], "AES_CBC", "256", "HMAC_SHA1_96")
+	sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 
 	// Delete from our side.
 	g.e.DeleteChildSA(next.InSPI)
-	e.c.waitSAs("no IPsec SA", func(s []viciIKE) bool { return oneIKE(s) && len(s[0].Children) == 0 })
+	e.c.WaitSAs("no IPsec SA", func(s []strongswan.IKESA) bool { return oneIKE(s) && len(s[0].Children) == 0 })
 
 	// charon deletes the ISAKMP SA.
-	e.c.mustSwanctl("--terminate", "--ike", "s2s")
+	e.c.MustSwanctl("--terminate", "--ike", "s2s")
 	g.rec.wait(t, "the ISAKMP SA going", func(r *recorder) bool { return r.seen("down") })
 	if n := len(g.e.SAs()); n != 0 {
 		t.Fatalf("%d ISAKMP SAs left", n)
@@ -56,33 +57,33 @@ func TestGatewayInitiates(t *testing.T) {
 // aes128gcm16 with PFS), then deletes the IPsec SA.
 func TestCharonInitiates(t *testing.T) {
 	e := setup(t)
-	e.c.load(e.swanctlConf("aes128-sha256-modp2048", "aes128gcm16-modp2048", "", ""))
+	e.c.MustLoadConf(e.swanctlConf("aes128-sha256-modp2048", "aes128gcm16-modp2048", "", ""))
 	p := e.peer(polAES128SHA2, setGCM128, 14)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
-	e.c.mustSwanctl("--initiate", "--child", "net")
+	e.c.MustSwanctl("--initiate", "--child", "net")
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	sas := e.c.waitSAs("one IPsec SA", oneChild)
+	sas := e.c.WaitSAs("one IPsec SA", oneChild)
 	ours := g.rec.only()
-	sameChild(t, ours, sas[0].Children[0], "AES_GCM_16", "128", "")
+	sameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
-	if ours.PFS != 14 || sas[0].Children[0].DH != "MODP_2048" {
-		t.Fatalf("PFS: ours %v, charon %q", ours.PFS, sas[0].Children[0].DH)
+	if ours.PFS != 14 || sas[0].ChildList()[0].DH != "MODP_2048" {
+		t.Fatalf("PFS: ours %v, charon %q", ours.PFS, sas[0].ChildList()[0].DH)
 	}
 	// charon rekeys: we switch to the new SA and drop the old one when
 	// charon deletes it.
-	e.c.mustSwanctl("--rekey", "--child", "net")
+	e.c.MustSwanctl("--rekey", "--child", "net")
 	g.rec.wait(t, "the rekeyed SA", func(r *recorder) bool { return r.seen("remove "+fmtSPI(ours.InSPI)) && len(r.out) == 1 })
 	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
 		t.Fatalf("events %v", g.rec.events)
 	}
 	next := g.rec.only()
-	sas = e.c.waitSAs("the rekeyed SA alone", func(s []viciIKE) bool {
-		return oneChild(s) && s[0].Children[0].SPIIn == fmtSPI(next.OutSPI)
+	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
+		return oneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
-	sameChild(t, next, sas[0].Children[0], "AES_GCM_16", "128", "")
+	sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	ours = next
 
-	e.c.mustSwanctl("--terminate", "--child", "net")
+	e.c.MustSwanctl("--terminate", "--child", "net")
 	g.rec.wait(t, "the IPsec SA deleted by charon", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 0 })
 	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
 		t.Fatalf("events %v", g.rec.events)
@@ -93,14 +94,14 @@ func TestCharonInitiates(t *testing.T) {
 // is declared dead and its SAs removed.
 func TestDPDNoticesDeadCharon(t *testing.T) {
 	e := setup(t)
-	e.c.load(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "dpd_delay = 1s", ""))
+	e.c.MustLoadConf(e.swanctlConf("aes256-sha1-modp1024", "aes256-sha1", "dpd_delay = 1s", ""))
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	p.DPD = ike.DPD{Interval: 2e9, Retry: 5e8, Retries: 2}
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	e.c.waitSAs("one IPsec SA", oneChild)
-	e.c.kill()
+	e.c.WaitSAs("one IPsec SA", oneChild)
+	e.c.Kill()
 	g.rec.wait(t, "peer dead", func(r *recorder) bool { return r.seen("down") && len(r.out) == 0 })
 	if !g.rec.seen("down") || !contains(g.rec.events, "peer dead") {
 		t.Fatalf("events %v", g.rec.events)
@@ -123,10 +124,10 @@ func contains(events []string, sub string) bool {
 // match and why.
 func TestCharonProxyMismatch(t *testing.T) {
 	e := setup(t)
-	e.c.load(e.swanctlConfTS("aes256-sha1-modp1024", "aes256-sha1", "", "", "10.1.0.0/16"))
+	e.c.MustLoadConf(e.swanctlConfTS("aes256-sha1-modp1024", "aes256-sha1", "", "", "10.1.0.0/16"))
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
-	out, err := e.c.swanctl("--initiate", "--child", "net", "--timeout", "10")
+	out, err := e.c.Try("--initiate", "--child", "net", "--timeout", "10")
 	if err == nil {
 		t.Fatalf("charon's quick mode succeeded:\n%s", out)
 	}
@@ -134,7 +135,7 @@ func TestCharonProxyMismatch(t *testing.T) {
 	if !strings.Contains(log, "proxy identities not supported") || !strings.Contains(log, "10.1.0.0/16 is wider than 10.1.1.0/24") {
 		t.Fatalf("gateway log does not explain the mismatch:\n%s", log)
 	}
-	if !strings.Contains(e.c.log(), "INVALID_ID_INFORMATION") {
+	if !strings.Contains(e.c.Log(), "INVALID_ID_INFORMATION") {
 		t.Fatal("charon did not hear INVALID_ID_INFORMATION")
 	}
 	g.rec.mu.Lock()
@@ -152,7 +153,7 @@ func TestTransportModeRefused(t *testing.T) {
 	e := setup(t)
 	conf := strings.ReplaceAll(e.swanctlConfTS("aes256-sha1-modp1024", "aes256-sha1", "", "mode = transport", e.gwAddr.String()+"/32"),
 		"local_ts = "+e.tp.B.LAN().String(), "local_ts = "+e.their.String()+"/32")
-	e.c.load(conf)
+	e.c.MustLoadConf(conf)
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	c := p.Children[0]
 	c.Mode = ike.ModeTransport
@@ -164,7 +165,7 @@ func TestTransportModeRefused(t *testing.T) {
 	if !g.rec.seen("out ") || !contains(g.rec.events, "deleted by peer") {
 		t.Fatalf("events %v", g.rec.events)
 	}
-	if !strings.Contains(e.c.log(), "unable to install inbound and outbound IPsec SA") {
+	if !strings.Contains(e.c.Log(), "unable to install inbound and outbound IPsec SA") {
 		t.Fatal("charon did not refuse the transport mode SA as expected")
 	}
 	if sa := g.rec.only(); sa != nil {
