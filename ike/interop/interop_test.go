@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"ipsecgw/spd"
 	"ipsecgw/topo"
 	"ipsecgw/topo/strongswan"
+	"ipsecgw/topo/strongswan/charontest"
 )
 
 var capture = flag.String("capture", "", "write the IKE messages charon sends into this fuzz corpus directory")
@@ -219,7 +219,7 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ike.PeerConfi
 	g.e = e
 	recv := e.Receive
 	if *capture != "" {
-		recv = captureTo(t, *capture, e.Receive)
+		recv = charontest.CaptureSeeds(t, *capture, e.Receive)
 	}
 	conn.Serve(recv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -234,31 +234,6 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ike.PeerConfi
 		}
 	})
 	return g
-}
-
-// captureTo saves the IKE messages charon sends as fuzz seeds.
-func captureTo(t *testing.T, dir string, next func(l, r netip.AddrPort, b []byte)) func(l, r netip.AddrPort, b []byte) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	n := 0
-	return func(l, r netip.AddrPort, b []byte) {
-		msg := b
-		if l.Port() == 4500 {
-			if len(b) < 4 || !bytes.Equal(b[:4], []byte{0, 0, 0, 0}) {
-				next(l, r, b)
-				return
-			}
-			msg = b[4:]
-		}
-		mu.Lock()
-		n++
-		name := filepath.Join(dir, fmt.Sprintf("%s-%02d", strings.ReplaceAll(t.Name(), "/", "-"), n))
-		mu.Unlock()
-		os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", msg)), 0o644)
-		next(l, r, b)
-	}
 }
 
 // Topology: the gateway under test in site A's gateway namespace
@@ -375,12 +350,6 @@ func sameIKE(t *testing.T, ours ike.IKESAInfo, theirs strongswan.IKESA) {
 	if theirs.SPIi != fmt.Sprintf("%016x", ours.SPIi) || theirs.SPIr != fmt.Sprintf("%016x", ours.SPIr) || theirs.State != "ESTABLISHED" {
 		t.Fatalf("IKE SA: charon %s_i %s_r %s, ours %016x_i %016x_r", theirs.SPIi, theirs.SPIr, theirs.State, ours.SPIi, ours.SPIr)
 	}
-}
-
-func oneIKE(sas []strongswan.IKESA) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
-
-func oneChild(sas []strongswan.IKESA) bool {
-	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].ChildList()[0].State == "INSTALLED"
 }
 
 func fmtHex(v uint64, width int) string { return fmt.Sprintf("%0*x", width, v) }

@@ -11,6 +11,7 @@ import (
 	"ipsecgw/ike/keymat"
 	"ipsecgw/ike/message"
 	"ipsecgw/topo/strongswan"
+	"ipsecgw/topo/strongswan/charontest"
 )
 
 func TestStrongSwan(t *testing.T) {
@@ -29,7 +30,7 @@ func TestStrongSwan(t *testing.T) {
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sas := sw.WaitSAs("CHILD_SA", oneChild)
+		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := gw.e.SAs()[0]
 		sameIKE(t, ours, sas[0])
 		if sas[0].Encr != "AES_GCM_16" || sas[0].EncrKeysize != "128" || sas[0].PRF != "PRF_HMAC_SHA2_256" || sas[0].DH != "CURVE_25519" {
@@ -49,7 +50,7 @@ func TestStrongSwan(t *testing.T) {
 			t.Fatalf("after rekey: %v", gw.rec.events)
 		}
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
-			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
+			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
 		sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 		if sas[0].ChildList()[0].DH != "ECP_256" {
@@ -61,21 +62,21 @@ func TestStrongSwan(t *testing.T) {
 		gw.rec.wait(t, "CHILD_SA rekeyed by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(next.InSPI)) })
 		third := gw.rec.only()
 		sas = sw.WaitSAs("CHILD_SA rekeyed by charon", func(s []strongswan.IKESA) bool {
-			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
+			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
 		})
 		sameChild(t, third, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our IKE SA rekey, then charon's; the CHILD_SA stays.
 		gw.e.RekeyIKESA(ours.ID)
 		gw.rec.wait(t, "IKE SA rekeyed", func(r *recorder) bool { return r.seen("down 1 rekeyed") && len(r.ikes) == 1 })
-		sas = sw.WaitSAs("IKE SA rekeyed", func(s []strongswan.IKESA) bool { return oneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
+		sas = sw.WaitSAs("IKE SA rekeyed", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
 		sameIKE(t, gw.e.SAs()[0], sas[0])
 		second := gw.e.SAs()[0]
 		sw.MustSwanctl("--rekey", "--ike", "s2s")
 		gw.rec.wait(t, "IKE SA rekeyed by charon", func(r *recorder) bool {
 			return r.seen("down "+itoa(second.ID)+" rekeyed") && len(r.ikes) == 1
 		})
-		sas = sw.WaitSAs("IKE SA rekeyed by charon", func(s []strongswan.IKESA) bool { return oneChild(s) && s[0].SPIi != spi64(second.SPIi) })
+		sas = sw.WaitSAs("IKE SA rekeyed by charon", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(second.SPIi) })
 		after := gw.e.SAs()[0]
 		sameIKE(t, after, sas[0])
 		if len(after.Children) != 1 || after.Children[0].InSPI != third.InSPI {
@@ -85,11 +86,11 @@ func TestStrongSwan(t *testing.T) {
 		// Deletes: ours of the CHILD_SA, charon's of a new one, then
 		// charon's of the IKE SA.
 		gw.e.DeleteChildSA(third.InSPI)
-		sw.WaitSAs("CHILD_SA deleted", func(s []strongswan.IKESA) bool { return oneIKE(s) && len(s[0].Children) == 0 })
+		sw.WaitSAs("CHILD_SA deleted", func(s []strongswan.IKESA) bool { return charontest.OneIKE(s) && len(s[0].Children) == 0 })
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "new CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
 		fourth := gw.rec.only()
-		sw.WaitSAs("new CHILD_SA", oneChild)
+		sw.WaitSAs("new CHILD_SA", charontest.OneChild)
 		sw.MustSwanctl("--terminate", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA deleted by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
 		sw.MustSwanctl("--terminate", "--ike", "s2s")
@@ -112,7 +113,7 @@ func TestStrongSwan(t *testing.T) {
 		halfOpen(t, gw.e)
 		sw.MustSwanctl("--initiate", "--child", "net")
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sas := sw.WaitSAs("CHILD_SA", oneChild)
+		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := established(t, gw.e)
 		sameIKE(t, ours, sas[0])
 		if ours.Initiator || sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].Integ != "HMAC_SHA2_256_128" || sas[0].DH != "MODP_2048" {
@@ -128,7 +129,7 @@ func TestStrongSwan(t *testing.T) {
 		gw.rec.wait(t, "rekeyed CHILD_SA", func(r *recorder) bool { return r.seen("remove " + spiHex(child.InSPI)) })
 		next := gw.rec.only()
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
-			return oneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
+			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
 		sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 
@@ -169,7 +170,7 @@ func TestStrongSwan(t *testing.T) {
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
 		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		sw.WaitSAs("CHILD_SA", oneChild)
+		sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		time.Sleep(3 * time.Second) // a liveness check answered by a live charon
 		if !gw.rec.seen("up ") || gw.rec.seen("down ") {
 			t.Fatalf("events %v", gw.rec.events)

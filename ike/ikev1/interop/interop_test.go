@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -207,7 +206,7 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerCon
 	g.e = e
 	recv := e.Receive
 	if *capture != "" {
-		recv = captureTo(t, *capture, e.Receive)
+		recv = charontest.CaptureSeeds(t, *capture, e.Receive)
 	}
 	conn.Serve(recv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -222,31 +221,6 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerCon
 		}
 	})
 	return g
-}
-
-// captureTo saves the ISAKMP messages charon sends as fuzz seeds.
-func captureTo(t *testing.T, dir string, next func(l, r netip.AddrPort, b []byte)) func(l, r netip.AddrPort, b []byte) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	n := 0
-	return func(l, r netip.AddrPort, b []byte) {
-		msg := b
-		if l.Port() == 4500 {
-			if len(b) < 4 || !bytes.Equal(b[:4], []byte{0, 0, 0, 0}) {
-				next(l, r, b)
-				return
-			}
-			msg = b[4:]
-		}
-		mu.Lock()
-		n++
-		name := filepath.Join(dir, fmt.Sprintf("%s-%02d", strings.ReplaceAll(t.Name(), "/", "-"), n))
-		mu.Unlock()
-		os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", msg)), 0o644)
-		next(l, r, b)
-	}
 }
 
 // Topology: ipsecgw in site A's gateway namespace (LAN 10.1.1.0/24),
@@ -356,12 +330,6 @@ func sameChild(t *testing.T, ours *ike.ChildSA, theirs strongswan.ChildSA, encr,
 	if strings.Join(theirs.LocalTS, " ") != ours.RemoteTS[0].String() || strings.Join(theirs.RemoteTS, " ") != ours.LocalTS[0].String() {
 		t.Fatalf("proxy IDs: charon %v === %v, ours %v === %v", theirs.LocalTS, theirs.RemoteTS, ours.LocalTS, ours.RemoteTS)
 	}
-}
-
-func oneIKE(sas []strongswan.IKESA) bool { return len(sas) == 1 && sas[0].State == "ESTABLISHED" }
-
-func oneChild(sas []strongswan.IKESA) bool {
-	return oneIKE(sas) && len(sas[0].Children) == 1 && sas[0].ChildList()[0].State == "INSTALLED"
 }
 
 func sameISAKMP(t *testing.T, ours ikev1.ISAKMPSAInfo, theirs strongswan.IKESA) {

@@ -9,6 +9,7 @@ import (
 	"ipsecgw/ike"
 	"ipsecgw/spd"
 	"ipsecgw/topo/strongswan"
+	"ipsecgw/topo/strongswan/charontest"
 )
 
 // TestGatewayInitiates: ipsecgw starts main mode and quick mode towards
@@ -21,7 +22,7 @@ func TestGatewayInitiates(t *testing.T) {
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	sas := e.c.WaitSAs("one IPsec SA", oneChild)
+	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	ours := g.rec.only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
@@ -37,13 +38,13 @@ func TestGatewayInitiates(t *testing.T) {
 		t.Fatal("rekey kept the SPI")
 	}
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
-		return oneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
+		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
 	sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 
 	// Delete from our side.
 	g.e.DeleteChildSA(next.InSPI)
-	e.c.WaitSAs("no IPsec SA", func(s []strongswan.IKESA) bool { return oneIKE(s) && len(s[0].Children) == 0 })
+	e.c.WaitSAs("no IPsec SA", func(s []strongswan.IKESA) bool { return charontest.OneIKE(s) && len(s[0].Children) == 0 })
 
 	// charon deletes the ISAKMP SA.
 	e.c.MustSwanctl("--terminate", "--ike", "s2s")
@@ -62,7 +63,7 @@ func TestCharonInitiates(t *testing.T) {
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	e.c.MustSwanctl("--initiate", "--child", "net")
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	sas := e.c.WaitSAs("one IPsec SA", oneChild)
+	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	ours := g.rec.only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
@@ -78,7 +79,7 @@ func TestCharonInitiates(t *testing.T) {
 	}
 	next := g.rec.only()
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
-		return oneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
+		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
 	sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	ours = next
@@ -100,7 +101,7 @@ func TestDPDNoticesDeadCharon(t *testing.T) {
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
 	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
-	e.c.WaitSAs("one IPsec SA", oneChild)
+	e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	e.c.Kill()
 	g.rec.wait(t, "peer dead", func(r *recorder) bool { return r.seen("down") && len(r.out) == 0 })
 	if !g.rec.seen("down") || !contains(g.rec.events, "peer dead") {
