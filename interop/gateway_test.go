@@ -3,27 +3,20 @@ package interop
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"ipsecgw/control"
 	"ipsecgw/topo"
@@ -81,10 +74,10 @@ interface outside
  crypto map vpn
 ip route %[10]s %[11]s %[12]s
 access-list 110 permit ip %[13]s %[14]s %[10]s %[15]s
-`, self.Outside.Masked().Addr(), mask(self.Outside), psk, p.transform, entry,
-		self.Inside.Addr(), mask(self.Inside), self.Outside.Addr(), mask(self.Outside),
-		peer.LAN().Addr(), mask(peer.LAN()), peer.Outside.Addr(),
-		self.LAN().Addr(), wildcard(self.LAN()), wildcard(peer.LAN()),
+`, self.Outside.Masked().Addr(), topo.Netmask(self.Outside.Bits()), psk, p.transform, entry,
+		self.Inside.Addr(), topo.Netmask(self.Inside.Bits()), self.Outside.Addr(), topo.Netmask(self.Outside.Bits()),
+		peer.LAN().Addr(), topo.Netmask(peer.LAN().Bits()), peer.Outside.Addr(),
+		self.LAN().Addr(), topo.Wildcard(self.LAN().Bits()), topo.Wildcard(peer.LAN().Bits()),
 		int(dpdInterval/time.Second), int(dpdRetry/time.Second))
 	name := filepath.Join(dir, "gw-a")
 	if err := os.WriteFile(name+".cfg", []byte(pol), 0o600); err != nil {
@@ -256,64 +249,13 @@ func ping(tp *topo.Topology) error {
 	return topo.Run(tp.A.HostNS, "ping", "-c", "1", "-W", "1", tp.B.Host.Addr().String())
 }
 
-// tcpTransfer sends n random bytes from srcNS to dst:5001 in dstNS and
-// checks that they arrive intact.
-func tcpTransfer(srcNS, dstNS string, dst netip.Addr, n int) error {
-	addr := netip.AddrPortFrom(dst, 5001).String()
-	ln, err := topo.Listen(dstNS, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	type result struct {
-		sum [sha256.Size]byte
-		n   int64
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		got <- result{[sha256.Size]byte(h.Sum(nil)), n, err}
-	}()
-	data := make([]byte, n)
-	rand.Read(data)
-	c, err := topo.Dial(srcNS, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	_, err = c.Write(data)
-	c.Close()
-	if err != nil {
-		return err
-	}
-	r := <-got
-	switch {
-	case r.err != nil:
-		return fmt.Errorf("receiving: %v after %d bytes", r.err, r.n)
-	case r.n != int64(n):
-		return fmt.Errorf("%d bytes arrived, %d sent", r.n, n)
-	case r.sum != sha256.Sum256(data):
-		return errors.New("the bytes that arrived differ from those sent")
-	}
-	return nil
-}
-
 // udpStream sends count numbered datagrams of size bytes from srcNS to
 // dst:5002 in dstNS, pps a second, and returns how many of them arrived
 // (each counted once).
 func udpStream(srcNS, dstNS string, dst netip.Addr, count, pps, size int) (int, error) {
 	addr := netip.AddrPortFrom(dst, 5002)
 	var rc *net.UDPConn
-	err := inNamespace(dstNS, func() (err error) {
+	err := topo.InNamespace(dstNS, func() (err error) {
 		rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 		return err
 	})
@@ -365,46 +307,4 @@ func udpStream(srcNS, dstNS string, dst netip.Addr, count, pps, size int) (int, 
 	time.Sleep(time.Second)
 	rc.Close()
 	return <-got, nil
-}
-
-// inNamespace runs f on an OS thread switched into namespace ns: sockets f
-// opens stay there (topo.Listen does this for stream sockets only).
-func inNamespace(ns string, f func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := f()
-	if err := netns.Set(orig); err != nil {
-		// The thread is stuck in ns: it stays locked and exits with the
-		// goroutine.
-		return err
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
-func mask(p netip.Prefix) string {
-	return net.IP(net.CIDRMask(p.Bits(), 32)).String()
-}
-
-func wildcard(p netip.Prefix) string {
-	m := net.CIDRMask(p.Bits(), 32)
-	for i := range m {
-		m[i] = ^m[i]
-	}
-	return net.IP(m).String()
 }

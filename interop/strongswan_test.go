@@ -171,7 +171,7 @@ func (s *site) establish(t *testing.T) (control.SAFlow, strongswan.ChildSA) {
 
 func (s *site) transfer(t *testing.T, n int) {
 	t.Helper()
-	if err := tcpTransfer(s.tp.A.HostNS, s.tp.B.HostNS, s.tp.B.Host.Addr(), n); err != nil {
+	if err := topo.TCPTransfer(s.tp.A.HostNS, s.tp.B.HostNS, s.tp.B.Host.Addr(), n); err != nil {
 		t.Fatalf("TCP transfer of %d bytes host-a → host-b: %v", n, err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // in ns; the calling goroutine does not.
 func Listen(ns, network, addr string) (net.Listener, error) {
 	var ln net.Listener
-	err := inNamespace(ns, func() (err error) {
+	err := InNamespace(ns, func() (err error) {
 		ln, err = net.Listen(network, addr)
 		return err
 	})
@@ -23,16 +23,16 @@ func Listen(ns, network, addr string) (net.Listener, error) {
 // Dial connects from inside namespace ns.
 func Dial(ns, network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := inNamespace(ns, func() (err error) {
+	err := InNamespace(ns, func() (err error) {
 		c, err = net.Dial(network, addr)
 		return err
 	})
 	return c, err
 }
 
-// inNamespace runs f on an OS thread switched into ns. Sockets created by
+// InNamespace runs f on an OS thread switched into ns. Sockets created by
 // f belong to ns for their whole life.
-func inNamespace(ns string, f func() error) error {
+func InNamespace(ns string, f func() error) error {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {

@@ -352,20 +352,11 @@ func ipsecgwPolicy(name string, s, peer *topo.Site, out, in manualSA) string {
 	w(" set session-key inbound esp %d cipher %s", in.spi, in.key)
 	w(" set session-key outbound esp %d cipher %s", out.spi, out.key)
 	w("interface inside")
-	w(" ip address %v %v", s.Inside.Addr(), netmask(s.Inside.Bits(), false))
+	w(" ip address %v %v", s.Inside.Addr(), topo.Netmask(s.Inside.Bits()))
 	w("interface outside")
-	w(" ip address %v %v", s.Outside.Addr(), netmask(s.Outside.Bits(), false))
+	w(" ip address %v %v", s.Outside.Addr(), topo.Netmask(s.Outside.Bits()))
 	w(" crypto map vpn")
-	w("ip route %v %v %v", peer.LAN().Addr(), netmask(peer.LAN().Bits(), false), peer.Outside.Addr())
-	w("access-list 101 permit ip %v %v %v %v", s.LAN().Addr(), netmask(s.LAN().Bits(), true), peer.LAN().Addr(), netmask(peer.LAN().Bits(), true))
+	w("ip route %v %v %v", peer.LAN().Addr(), topo.Netmask(peer.LAN().Bits()), peer.Outside.Addr())
+	w("access-list 101 permit ip %v %v %v %v", s.LAN().Addr(), topo.Wildcard(s.LAN().Bits()), peer.LAN().Addr(), topo.Wildcard(peer.LAN().Bits()))
 	return b.String()
-}
-
-// netmask writes an IPv4 prefix length as a mask, or as an IOS wildcard.
-func netmask(bits int, wildcard bool) string {
-	m := ^uint32(0) << (32 - bits)
-	if wildcard {
-		m = ^m
-	}
-	return fmt.Sprintf("%d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
 }

@@ -327,15 +327,15 @@ func demoPolicy(name string, ts *config.TransformSet, s, peer *topo.Site, entrie
 	w(" mode tunnel")
 	b.WriteString(entries)
 	w("interface inside")
-	w(" ip address %v %v", s.Inside.Addr(), demoNetmask(s.Inside.Bits()))
+	w(" ip address %v %v", s.Inside.Addr(), topo.Netmask(s.Inside.Bits()))
 	w(" ipv6 address %v", s.Inside6)
 	w("interface outside")
-	w(" ip address %v %v", s.Outside.Addr(), demoNetmask(s.Outside.Bits()))
+	w(" ip address %v %v", s.Outside.Addr(), topo.Netmask(s.Outside.Bits()))
 	w(" ipv6 address %v", s.Outside6)
 	w(" crypto map vpn")
-	w("ip route %v %v %v", peer.LAN().Addr(), demoNetmask(peer.LAN().Bits()), peer.Outside.Addr())
+	w("ip route %v %v %v", peer.LAN().Addr(), topo.Netmask(peer.LAN().Bits()), peer.Outside.Addr())
 	w("ipv6 route %v %v", peer.LAN6(), peer.Outside6.Addr())
-	w("access-list 101 permit ip %v %v %v %v", s.LAN().Addr(), demoWildcard(s.LAN().Bits()), peer.LAN().Addr(), demoWildcard(peer.LAN().Bits()))
+	w("access-list 101 permit ip %v %v %v %v", s.LAN().Addr(), topo.Wildcard(s.LAN().Bits()), peer.LAN().Addr(), topo.Wildcard(peer.LAN().Bits()))
 	w("ipv6 access-list lan6")
 	w(" permit ipv6 %v %v", s.LAN6(), peer.LAN6())
 	return b.String()
@@ -398,16 +398,6 @@ func (d *demo) showSAs(ctx context.Context, g *demoGateway, ike bool) error {
 		fmt.Fprintln(d.out)
 	}
 	return nil
-}
-
-func demoNetmask(bits int) string {
-	m := ^uint32(0) << (32 - bits)
-	return fmt.Sprintf("%d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
-}
-
-func demoWildcard(bits int) string {
-	m := ^(^uint32(0) << (32 - bits))
-	return fmt.Sprintf("%d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
 }
 
 func (d *demo) other(g *demoGateway) *demoGateway {

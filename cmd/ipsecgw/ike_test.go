@@ -73,10 +73,10 @@ interface outside
  crypto map vpn
 ip route %[10]s %[11]s %[12]s
 access-list 110 permit ip %[13]s %[14]s %[10]s %[15]s
-`, self.Outside.Masked().Addr(), mask(self.Outside), os.Getpid(), transform, entry,
-		self.Inside.Addr(), mask(self.Inside), self.Outside.Addr(), mask(self.Outside),
-		peer.LAN().Addr(), mask(peer.LAN()), peer.Outside.Addr(),
-		self.LAN().Addr(), wildcard(self.LAN()), wildcard(peer.LAN()))
+`, self.Outside.Masked().Addr(), topo.Netmask(self.Outside.Bits()), os.Getpid(), transform, entry,
+		self.Inside.Addr(), topo.Netmask(self.Inside.Bits()), self.Outside.Addr(), topo.Netmask(self.Outside.Bits()),
+		peer.LAN().Addr(), topo.Netmask(peer.LAN().Bits()), peer.Outside.Addr(),
+		self.LAN().Addr(), topo.Wildcard(self.LAN().Bits()), topo.Wildcard(peer.LAN().Bits()))
 	name := filepath.Join(dir, self.GatewayNS)
 	if err := os.WriteFile(name+".cfg", []byte(pol), 0o644); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func liveIKEStatic(t *testing.T) {
 	if sas := a.ikeSAs(t); len(sas) != 1 || sas[0].Status != "READY" || sas[0].Role != "Initiator" {
 		t.Fatalf("A's IKE SAs: %+v", sas)
 	}
-	if err := tcpTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 8<<20); err != nil {
+	if err := topo.TCPTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 8<<20); err != nil {
 		t.Fatalf("TCP transfer through the negotiated SAs: %v\nA:\n%s\nB:\n%s", err, a.logs, b.logs)
 	}
 
@@ -264,7 +264,7 @@ func liveIKEDynamicRekeys(t *testing.T) {
 	if err := ping.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tcpTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 256<<20); err != nil {
+	if err := topo.TCPTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 256<<20); err != nil {
 		t.Errorf("TCP transfer across rekeys: %v", err)
 	}
 	ping.Wait()

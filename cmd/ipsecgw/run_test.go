@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -700,9 +697,9 @@ interface outside
 ip route %s %s %s
 access-list 110 permit ip %s %s %s %s
 `, peer.Outside.Addr(), spiIn, ci, spiOut, c,
-			self.Inside.Addr(), mask(self.Inside), self.Outside.Addr(), mask(self.Outside),
-			peer.LAN().Addr(), mask(peer.LAN()), peer.Outside.Addr(),
-			self.LAN().Addr(), wildcard(self.LAN()), peer.LAN().Addr(), wildcard(peer.LAN()))
+			self.Inside.Addr(), topo.Netmask(self.Inside.Bits()), self.Outside.Addr(), topo.Netmask(self.Outside.Bits()),
+			peer.LAN().Addr(), topo.Netmask(peer.LAN().Bits()), peer.Outside.Addr(),
+			self.LAN().Addr(), topo.Wildcard(self.LAN().Bits()), peer.LAN().Addr(), topo.Wildcard(peer.LAN().Bits()))
 		name := filepath.Join(dir, self.GatewayNS)
 		os.WriteFile(name+".cfg", []byte(pol), 0o644)
 		sys := fmt.Sprintf("interfaces:\n  - {name: inside, driver: afxdp}\n  - {name: outside, driver: afxdp}\ndataplane: {workers: %d}\npolicy_file: %s.cfg\ncontrol: {socket: %[2]s.sock}\nmetrics: {listen: \"127.0.0.1:9469\"}\nlog: {level: info}\n", queues, name)
@@ -766,7 +763,7 @@ access-list 110 permit ip %s %s %s %s
 	}
 	// A large TCP transfer arrives intact: the hosts' full-size segments
 	// need the gateways' path-MTU handling.
-	if err := tcpTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 16<<20); err != nil {
+	if err := topo.TCPTransfer(tp.A.HostNS, tp.B.HostNS, tp.B.Host.Addr(), 16<<20); err != nil {
 		t.Errorf("TCP transfer: %v\ngateway A:\n%s\ngateway B:\n%s", err, logs[0], logs[1])
 	}
 
@@ -826,68 +823,4 @@ access-list 110 permit ip %s %s %s %s
 	if esp < 10 {
 		t.Errorf("%d ESP packets on the wire, want at least 10", esp)
 	}
-}
-
-// tcpTransfer sends n random bytes over TCP from namespace srcNS to dst
-// (in dstNS) and checks that exactly those bytes arrived.
-func tcpTransfer(srcNS, dstNS string, dst netip.Addr, n int) error {
-	addr := netip.AddrPortFrom(dst, 5001).String()
-	ln, err := topo.Listen(dstNS, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	type result struct {
-		sum [sha256.Size]byte
-		n   int64
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		got <- result{[sha256.Size]byte(h.Sum(nil)), n, err}
-	}()
-	data := make([]byte, n)
-	crand.Read(data)
-	c, err := topo.Dial(srcNS, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	_, err = c.Write(data)
-	c.Close()
-	if err != nil {
-		return err
-	}
-	r := <-got
-	switch {
-	case r.err != nil:
-		return fmt.Errorf("receiving: %v after %d bytes", r.err, r.n)
-	case r.n != int64(n):
-		return fmt.Errorf("%d bytes arrived, %d sent", r.n, n)
-	case r.sum != sha256.Sum256(data):
-		return errors.New("the bytes that arrived differ from those sent")
-	}
-	return nil
-}
-
-func mask(p netip.Prefix) string {
-	m := net.CIDRMask(p.Bits(), 32)
-	return net.IP(m).String()
-}
-
-func wildcard(p netip.Prefix) string {
-	m := net.CIDRMask(p.Bits(), 32)
-	for i := range m {
-		m[i] = ^m[i]
-	}
-	return net.IP(m).String()
 }
