@@ -342,6 +342,14 @@ func TestDashboard(t *testing.T) {
 			known := []string{"instance", "job"}
 			for _, name := range nameRE.FindAllString(tg.Expr, -1) {
 				l, ok := labels[name]
+				// A histogram's series: NAME_bucket (with le), _sum, _count.
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if base, found := strings.CutSuffix(name, suffix); !ok && found {
+						if l, ok = labels[base]; ok && suffix == "_bucket" {
+							l = append(slices.Clone(l), "le")
+						}
+					}
+				}
 				if !ok {
 					t.Errorf("panel %q queries %s, which the collector does not export", p.Title, name)
 				}
