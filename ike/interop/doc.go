@@ -4,6 +4,10 @@
 // and dead peer detection, each checked on charon's side through VICI.
 //
 // The tests need root, /usr/lib/ipsec/charon and swanctl; they skip
-// otherwise. There is no non-test code: this file only documents the
-// package.
+// otherwise. The package's non-test code is the gateway side of the
+// harness, shared with the IKEv1 engine's tests in ike/ikev1/interop:
+// Recorder (the engine's Installer, recording each event), SyncBuffer
+// (its log) and Listen (its IKE sockets inside a namespace). The charon
+// side is topo/strongswan and its charontest package, which only the
+// tests import.
 package interop

@@ -29,7 +29,7 @@ func TestStrongSwan(t *testing.T) {
 			PRF: []keymat.PRFAlg{keymat.PRFHMACSHA256}, Groups: []keymat.Group{keymat.Curve25519}}, gcm128, keymat.ECP256, permit(siteA, siteB))
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
+		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := gw.e.SAs()[0]
 		sameIKE(t, ours, sas[0])
@@ -39,15 +39,15 @@ func TestStrongSwan(t *testing.T) {
 		if !ours.NATRemote {
 			t.Fatal("charon's faked NAT not seen: the gateway must float to 4500")
 		}
-		child := gw.rec.only()
+		child := gw.rec.Only()
 		sameChild(t, child, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our CHILD_SA rekey, with PFS.
 		gw.e.RekeyChildSA(child.InSPI)
-		gw.rec.wait(t, "rekeyed CHILD_SA", func(r *recorder) bool { return r.seen("remove " + spiHex(child.InSPI)) })
-		next := gw.rec.only()
+		gw.rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
+		next := gw.rec.Only()
 		if next == nil || next.PFS != keymat.ECP256 {
-			t.Fatalf("after rekey: %v", gw.rec.events)
+			t.Fatalf("after rekey: %v", gw.rec.Events)
 		}
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
@@ -59,8 +59,8 @@ func TestStrongSwan(t *testing.T) {
 
 		// charon's CHILD_SA rekey.
 		sw.MustSwanctl("--rekey", "--child", "net")
-		gw.rec.wait(t, "CHILD_SA rekeyed by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(next.InSPI)) })
-		third := gw.rec.only()
+		gw.rec.Wait(t, "CHILD_SA rekeyed by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(next.InSPI)) })
+		third := gw.rec.Only()
 		sas = sw.WaitSAs("CHILD_SA rekeyed by charon", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
 		})
@@ -68,13 +68,13 @@ func TestStrongSwan(t *testing.T) {
 
 		// Our IKE SA rekey, then charon's; the CHILD_SA stays.
 		gw.e.RekeyIKESA(ours.ID)
-		gw.rec.wait(t, "IKE SA rekeyed", func(r *recorder) bool { return r.seen("down 1 rekeyed") && len(r.ikes) == 1 })
+		gw.rec.Wait(t, "IKE SA rekeyed", func(r *Recorder) bool { return r.Seen("down 1 rekeyed") && len(r.IKEs) == 1 })
 		sas = sw.WaitSAs("IKE SA rekeyed", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
 		sameIKE(t, gw.e.SAs()[0], sas[0])
 		second := gw.e.SAs()[0]
 		sw.MustSwanctl("--rekey", "--ike", "s2s")
-		gw.rec.wait(t, "IKE SA rekeyed by charon", func(r *recorder) bool {
-			return r.seen("down "+itoa(second.ID)+" rekeyed") && len(r.ikes) == 1
+		gw.rec.Wait(t, "IKE SA rekeyed by charon", func(r *Recorder) bool {
+			return r.Seen("down "+itoa(second.ID)+" rekeyed") && len(r.IKEs) == 1
 		})
 		sas = sw.WaitSAs("IKE SA rekeyed by charon", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(second.SPIi) })
 		after := gw.e.SAs()[0]
@@ -88,15 +88,15 @@ func TestStrongSwan(t *testing.T) {
 		gw.e.DeleteChildSA(third.InSPI)
 		sw.WaitSAs("CHILD_SA deleted", func(s []strongswan.IKESA) bool { return charontest.OneIKE(s) && len(s[0].Children) == 0 })
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.wait(t, "new CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
-		fourth := gw.rec.only()
+		gw.rec.Wait(t, "new CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
+		fourth := gw.rec.Only()
 		sw.WaitSAs("new CHILD_SA", charontest.OneChild)
 		sw.MustSwanctl("--terminate", "--child", "net")
-		gw.rec.wait(t, "CHILD_SA deleted by charon", func(r *recorder) bool { return r.seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
+		gw.rec.Wait(t, "CHILD_SA deleted by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
 		sw.MustSwanctl("--terminate", "--ike", "s2s")
-		gw.rec.wait(t, "IKE SA deleted by charon", func(r *recorder) bool { return len(r.ikes) == 0 && r.seen("down ") })
-		if !strings.Contains(gw.rec.events[len(gw.rec.events)-1], "deleted by peer") {
-			t.Fatalf("IKE SA went: %v", gw.rec.events)
+		gw.rec.Wait(t, "IKE SA deleted by charon", func(r *Recorder) bool { return len(r.IKEs) == 0 && r.Seen("down ") })
+		if !strings.Contains(gw.rec.Events[len(gw.rec.Events)-1], "deleted by peer") {
+			t.Fatalf("IKE SA went: %v", gw.rec.Events)
 		}
 	})
 
@@ -112,29 +112,29 @@ func TestStrongSwan(t *testing.T) {
 		// back with a cookie (RFC 7296 §2.6).
 		halfOpen(t, gw.e)
 		sw.MustSwanctl("--initiate", "--child", "net")
-		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
+		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := established(t, gw.e)
 		sameIKE(t, ours, sas[0])
 		if ours.Initiator || sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].Integ != "HMAC_SHA2_256_128" || sas[0].DH != "MODP_2048" {
 			t.Fatalf("IKE SA: ours %+v charon %+v", ours, sas[0])
 		}
-		child := gw.rec.only()
+		child := gw.rec.Only()
 		sameChild(t, child, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 || st["cookie_sent"] == 0 {
 			t.Fatalf("IKE_AUTH not fragmented both ways, or no cookie asked for: %v", st)
 		}
 
 		gw.e.RekeyChildSA(child.InSPI)
-		gw.rec.wait(t, "rekeyed CHILD_SA", func(r *recorder) bool { return r.seen("remove " + spiHex(child.InSPI)) })
-		next := gw.rec.only()
+		gw.rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
+		next := gw.rec.Only()
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
 		sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 
 		gw.e.ClearIKESAs(charonAddr)
-		gw.rec.wait(t, "IKE SA deleted", func(r *recorder) bool { return len(r.ikes) == 0 && len(r.in) == 0 })
+		gw.rec.Wait(t, "IKE SA deleted", func(r *Recorder) bool { return len(r.IKEs) == 0 && len(r.In) == 0 })
 		sw.WaitSAs("IKE SA deleted", func(s []strongswan.IKESA) bool { return len(s) == 0 })
 	})
 
@@ -154,8 +154,8 @@ func TestStrongSwan(t *testing.T) {
 			t.Fatal("charon did not get TS_UNACCEPTABLE")
 		}
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.wait(t, "failed acquire", func(r *recorder) bool {
-			return r.seen("failed vpnmap 10: peer refused CHILD_SA vpnmap 10: TS_UNACCEPTABLE")
+		gw.rec.Wait(t, "failed acquire", func(r *Recorder) bool {
+			return r.Seen("failed vpnmap 10: peer refused CHILD_SA vpnmap 10: TS_UNACCEPTABLE")
 		})
 		gw.e.ClearIKESAs(charonAddr)
 		sw.WaitSAs("IKE SA deleted", func(s []strongswan.IKESA) bool { return len(s) == 0 })
@@ -169,15 +169,15 @@ func TestStrongSwan(t *testing.T) {
 		peer.DPD = ike.DPD{Interval: 2 * time.Second, Retry: time.Second, Retries: 3}
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.wait(t, "CHILD_SA", func(r *recorder) bool { return len(r.out) == 1 })
+		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		time.Sleep(3 * time.Second) // a liveness check answered by a live charon
-		if !gw.rec.seen("up ") || gw.rec.seen("down ") {
-			t.Fatalf("events %v", gw.rec.events)
+		if !gw.rec.Seen("up ") || gw.rec.Seen("down ") {
+			t.Fatalf("events %v", gw.rec.Events)
 		}
 		sw.Kill()
 		start := time.Now()
-		gw.rec.wait(t, "dead peer", func(r *recorder) bool { return r.seen("down 1 peer dead") && len(r.in) == 0 })
+		gw.rec.Wait(t, "dead peer", func(r *Recorder) bool { return r.Seen("down 1 peer dead") && len(r.In) == 0 })
 		t.Logf("dead peer noticed after %v", time.Since(start).Round(100*time.Millisecond))
 	})
 }

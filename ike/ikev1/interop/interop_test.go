@@ -1,26 +1,21 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"ipsecgw/crypto"
 	"ipsecgw/ike"
 	"ipsecgw/ike/ikev1"
+	ikeinterop "ipsecgw/ike/interop"
 	"ipsecgw/ike/keymat"
-	"ipsecgw/ike/udp"
 	"ipsecgw/spd"
 	"ipsecgw/topo"
 	"ipsecgw/topo/strongswan"
@@ -31,166 +26,20 @@ var capture = flag.String("capture", "", "write the ISAKMP messages charon sends
 
 const psk = "interop-v1-psk-5e2b71"
 
-// recorder is the gateway's Installer.
-type recorder struct {
-	mu     sync.Mutex
-	events []string
-	out    map[uint32]*ike.ChildSA // outbound-installed, by inbound SPI
-	notify chan struct{}
-}
-
-func newRecorder() *recorder {
-	return &recorder{out: map[uint32]*ike.ChildSA{}, notify: make(chan struct{}, 1)}
-}
-
-func (r *recorder) note(format string, args ...any) {
-	r.events = append(r.events, fmt.Sprintf(format, args...))
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) InstallInbound(sa *ike.ChildSA) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.note("in %08x", sa.InSPI)
-	return nil
-}
-
-func (r *recorder) InstallOutbound(sa, old *ike.ChildSA) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if old != nil {
-		delete(r.out, old.InSPI)
-	}
-	r.out[sa.InSPI] = sa
-	r.note("out %08x", sa.InSPI)
-	return nil
-}
-
-func (r *recorder) RemoveChildSA(sa *ike.ChildSA, why ike.Reason) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.out, sa.InSPI)
-	r.note("remove %08x %s", sa.InSPI, why)
-}
-
-func (r *recorder) IKESAUp(sa *ike.IKESAInfo) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.note("up %d", sa.ID)
-}
-
-func (r *recorder) IKESADown(sa *ike.IKESAInfo, why ike.Reason) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.note("down %d %s", sa.ID, why)
-}
-
-func (r *recorder) AcquireFailed(a ike.Acquire, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.note("failed %s: %v", a.Child, err)
-}
-
-// wait blocks until cond holds (run with the lock held).
-func (r *recorder) wait(t *testing.T, what string, cond func(r *recorder) bool) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		r.mu.Lock()
-		ok := cond(r)
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.notify:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("gateway: timed out waiting for %s; events %v", what, r.events)
-		}
-	}
-}
-
-func (r *recorder) seen(prefix string) bool {
-	for _, e := range r.events {
-		if strings.HasPrefix(e, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// only returns the single outbound-installed SA, or nil.
-func (r *recorder) only() *ike.ChildSA {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.out) != 1 {
-		return nil
-	}
-	for _, sa := range r.out {
-		return sa
-	}
-	return nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// gateway is the IKEv1 engine under test, its sockets bound inside a namespace.
 type gateway struct {
 	e    *ikev1.Engine
-	rec  *recorder
-	logs *syncBuffer
-}
-
-func inNamespace(name string, f func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return err
-	}
-	defer netns.Set(orig)
-	return f()
+	rec  *ikeinterop.Recorder
+	logs *ikeinterop.SyncBuffer
 }
 
 func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerConfig) *gateway {
 	t.Helper()
-	var conn *udp.Conn
-	if err := inNamespace(ns, func() (err error) {
-		conn, err = udp.Listen([]netip.Addr{local}, 500, 4500)
-		return err
-	}); err != nil {
+	conn, err := ikeinterop.Listen(ns, local)
+	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{rec: newRecorder(), logs: &syncBuffer{}}
+	g := &gateway{rec: ikeinterop.NewRecorder(30 * time.Second), logs: &ikeinterop.SyncBuffer{}}
 	e, err := ikev1.New(ikev1.Config{
 		Transport: conn, Installer: g.rec,
 		Logger:     slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

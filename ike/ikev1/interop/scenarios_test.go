@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ipsecgw/ike"
+	ikeinterop "ipsecgw/ike/interop"
 	"ipsecgw/spd"
 	"ipsecgw/topo/strongswan"
 	"ipsecgw/topo/strongswan/charontest"
@@ -21,9 +22,9 @@ func TestGatewayInitiates(t *testing.T) {
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
-	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
-	ours := g.rec.only()
+	ours := g.rec.Only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].DH != "MODP_1024" {
@@ -32,8 +33,8 @@ func TestGatewayInitiates(t *testing.T) {
 
 	// Quick mode rekey: charon ends with only the new SA.
 	g.e.RekeyChildSA(ours.InSPI)
-	g.rec.wait(t, "the rekeyed SA", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 1 })
-	next := g.rec.only()
+	g.rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 1 })
+	next := g.rec.Only()
 	if next.InSPI == ours.InSPI {
 		t.Fatal("rekey kept the SPI")
 	}
@@ -48,7 +49,7 @@ func TestGatewayInitiates(t *testing.T) {
 
 	// charon deletes the ISAKMP SA.
 	e.c.MustSwanctl("--terminate", "--ike", "s2s")
-	g.rec.wait(t, "the ISAKMP SA going", func(r *recorder) bool { return r.seen("down") })
+	g.rec.Wait(t, "the ISAKMP SA going", func(r *ikeinterop.Recorder) bool { return r.Seen("down") })
 	if n := len(g.e.SAs()); n != 0 {
 		t.Fatalf("%d ISAKMP SAs left", n)
 	}
@@ -62,9 +63,9 @@ func TestCharonInitiates(t *testing.T) {
 	p := e.peer(polAES128SHA2, setGCM128, 14)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	e.c.MustSwanctl("--initiate", "--child", "net")
-	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
-	ours := g.rec.only()
+	ours := g.rec.Only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if ours.PFS != 14 || sas[0].ChildList()[0].DH != "MODP_2048" {
@@ -73,11 +74,11 @@ func TestCharonInitiates(t *testing.T) {
 	// charon rekeys: we switch to the new SA and drop the old one when
 	// charon deletes it.
 	e.c.MustSwanctl("--rekey", "--child", "net")
-	g.rec.wait(t, "the rekeyed SA", func(r *recorder) bool { return r.seen("remove "+fmtSPI(ours.InSPI)) && len(r.out) == 1 })
-	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
-		t.Fatalf("events %v", g.rec.events)
+	g.rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove "+fmtSPI(ours.InSPI)) && len(r.Out) == 1 })
+	if !g.rec.Seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
+		t.Fatalf("events %v", g.rec.Events)
 	}
-	next := g.rec.only()
+	next := g.rec.Only()
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
 		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
@@ -85,9 +86,9 @@ func TestCharonInitiates(t *testing.T) {
 	ours = next
 
 	e.c.MustSwanctl("--terminate", "--child", "net")
-	g.rec.wait(t, "the IPsec SA deleted by charon", func(r *recorder) bool { return r.seen("remove") && len(r.out) == 0 })
-	if !g.rec.seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
-		t.Fatalf("events %v", g.rec.events)
+	g.rec.Wait(t, "the IPsec SA deleted by charon", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 0 })
+	if !g.rec.Seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
+		t.Fatalf("events %v", g.rec.Events)
 	}
 }
 
@@ -100,12 +101,12 @@ func TestDPDNoticesDeadCharon(t *testing.T) {
 	p.DPD = ike.DPD{Interval: 2e9, Retry: 5e8, Retries: 2}
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
-	g.rec.wait(t, "an IPsec SA", func(r *recorder) bool { return len(r.out) == 1 })
+	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	e.c.Kill()
-	g.rec.wait(t, "peer dead", func(r *recorder) bool { return r.seen("down") && len(r.out) == 0 })
-	if !g.rec.seen("down") || !contains(g.rec.events, "peer dead") {
-		t.Fatalf("events %v", g.rec.events)
+	g.rec.Wait(t, "peer dead", func(r *ikeinterop.Recorder) bool { return r.Seen("down") && len(r.Out) == 0 })
+	if !g.rec.Seen("down") || !contains(g.rec.Events, "peer dead") {
+		t.Fatalf("events %v", g.rec.Events)
 	}
 }
 
@@ -139,10 +140,10 @@ func TestCharonProxyMismatch(t *testing.T) {
 	if !strings.Contains(e.c.Log(), "INVALID_ID_INFORMATION") {
 		t.Fatal("charon did not hear INVALID_ID_INFORMATION")
 	}
-	g.rec.mu.Lock()
-	defer g.rec.mu.Unlock()
-	if g.rec.seen("in ") {
-		t.Fatalf("SAs installed: %v", g.rec.events)
+	g.rec.Lock()
+	defer g.rec.Unlock()
+	if g.rec.Seen("in ") {
+		t.Fatalf("SAs installed: %v", g.rec.Events)
 	}
 }
 
@@ -162,14 +163,14 @@ func TestTransportModeRefused(t *testing.T) {
 		Sel: spd.Selector{Src: netip.PrefixFrom(e.gwAddr, 32), Dst: netip.PrefixFrom(e.their, 32)}}}
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: c.Name})
-	g.rec.wait(t, "the SA removed after charon's delete", func(r *recorder) bool { return r.seen("remove") })
-	if !g.rec.seen("out ") || !contains(g.rec.events, "deleted by peer") {
-		t.Fatalf("events %v", g.rec.events)
+	g.rec.Wait(t, "the SA removed after charon's delete", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") })
+	if !g.rec.Seen("out ") || !contains(g.rec.Events, "deleted by peer") {
+		t.Fatalf("events %v", g.rec.Events)
 	}
 	if !strings.Contains(e.c.Log(), "unable to install inbound and outbound IPsec SA") {
 		t.Fatal("charon did not refuse the transport mode SA as expected")
 	}
-	if sa := g.rec.only(); sa != nil {
+	if sa := g.rec.Only(); sa != nil {
 		t.Fatalf("SA left: %v", sa)
 	}
 }
