@@ -546,6 +546,7 @@ func (m profileMode) command(p *parser, l *line) bool {
 		pr.MatchRemote = append(pr.MatchRemote, pfx)
 	case l.has("match", "identity", "remote", "any") && len(l.words) == 4:
 		pr.MatchRemote = append(pr.MatchRemote, netip.PrefixFrom(netip.IPv4Unspecified(), 0), netip.PrefixFrom(netip.IPv6Unspecified(), 0))
+		pr.MatchRemoteAny = true
 	case l.has("match", "address", "local") && len(l.words) == 4:
 		a, err := netip.ParseAddr(l.words[3])
 		if err != nil || a.Zone() != "" {

@@ -564,19 +564,22 @@ type DPD struct {
 
 // IKEv2Profile is `crypto ikev2 profile`: how to authenticate which peers.
 type IKEv2Profile struct {
-	Name          string
-	Description   string
-	MatchRemote   []netip.Prefix // match identity remote address
-	MatchLocal    []netip.Addr   // match address local
-	LocalIdentity netip.Addr     // identity local address; zero: the local address
-	AuthLocal     AuthMethod
-	AuthRemote    AuthMethod
-	KeyringName   string
-	Keyring       *IKEv2Keyring
-	KeyringPos    Pos
-	Lifetime      int // seconds; 0: the IOS default 86400
-	DPD           *DPD
-	Pos           Pos
+	Name        string
+	Description string
+	MatchRemote []netip.Prefix // match identity remote address (any: 0.0.0.0/0 and ::/0)
+	// MatchRemoteAny is match identity remote any: peers of every identity
+	// type (address, FQDN, e-mail, key ID) match, not only addresses.
+	MatchRemoteAny bool
+	MatchLocal     []netip.Addr // match address local
+	LocalIdentity  netip.Addr   // identity local address; zero: the local address
+	AuthLocal      AuthMethod
+	AuthRemote     AuthMethod
+	KeyringName    string
+	Keyring        *IKEv2Keyring
+	KeyringPos     Pos
+	Lifetime       int // seconds; 0: the IOS default 86400
+	DPD            *DPD
+	Pos            Pos
 }
 
 // MatchesRemote reports whether the profile accepts a peer identified by

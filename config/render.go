@@ -312,8 +312,13 @@ func (r *renderer) ikev2(ike *IKEv2) {
 		if pr.Description != "" {
 			r.line(" description %s", pr.Description)
 		}
+		if pr.MatchRemoteAny {
+			r.line(" match identity remote any")
+		}
 		for _, m := range pr.MatchRemote {
-			r.line(" match identity remote address %s", prefixText(m))
+			if !pr.MatchRemoteAny || m.Bits() != 0 {
+				r.line(" match identity remote address %s", prefixText(m))
+			}
 		}
 		for _, a := range pr.MatchLocal {
 			r.line(" match address local %s", a)

@@ -189,8 +189,10 @@ func peerConfig(pol *config.Policy, pr *config.IKEv2Profile, psk *config.Keyring
 	}
 	// The profile names its peers by identity (match identity remote
 	// address): a peer at the right address with another identity fails
-	// authentication.
-	p.RemoteAddrIDs = slices.Clone(pr.MatchRemote)
+	// authentication. match identity remote any takes every identity.
+	if !pr.MatchRemoteAny {
+		p.RemoteAddrIDs = slices.Clone(pr.MatchRemote)
+	}
 	for _, cp := range pol.IKEv2ProposalsFor(local) {
 		p.Proposals = append(p.Proposals, ikeProposal(cp))
 	}

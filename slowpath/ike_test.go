@@ -523,6 +523,19 @@ func TestIKEPeers(t *testing.T) {
 	if c.Name != "crypto map vpn 10" || len(c.Lines) != 1 || len(c.Proposals) != 2 || c.PFS != 19 {
 		t.Fatalf("child %+v", c)
 	}
+	// match identity remote address names the identities the peer may
+	// use; match identity remote any takes every identity type (an FQDN
+	// too), as on IOS.
+	if len(p.RemoteAddrIDs) != 1 || p.RemoteAddrIDs[0] != netip.MustParsePrefix("192.0.2.2/32") {
+		t.Errorf("identities of a profile matching an address: %v", p.RemoteAddrIDs)
+	}
+	anyID := strings.Replace(string(example), " match identity remote address 192.0.2.2 255.255.255.255", " match identity remote any", 1)
+	if anyID == string(example) {
+		t.Fatal("site-a.cfg no longer has the line this test replaces")
+	}
+	if peers, _ := newIKESite(t, "a", anyID).gw.IKEPeers(); len(peers) != 1 || len(peers[0].RemoteAddrIDs) != 0 {
+		t.Errorf("match identity remote any should accept every identity: %+v", peers)
+	}
 	// An entry without an IKEv2 profile is IKEv1's: named, not negotiated.
 	v1 := strings.Replace(policyFor("a", "esp-gcm 128", staticEntry), " set ikev2-profile prof\n", "", 1)
 	s := newIKESite(t, "a", v1)
