@@ -6,8 +6,9 @@
 // The tests need root, /usr/lib/ipsec/charon and swanctl; they skip
 // otherwise. The package's non-test code is the gateway side of the
 // harness, shared with the IKEv1 engine's tests in ike/ikev1/interop:
-// Recorder (the engine's Installer, recording each event), SyncBuffer
-// (its log) and Listen (its IKE sockets inside a namespace). The charon
+// Gateway (NewGateway opens its IKE sockets inside a namespace, Serve runs
+// an engine on them until the test ends), Recorder (the engine's
+// Installer, recording each event) and SyncBuffer (its log). The charon
 // side is topo/strongswan and its charontest package, which only the
 // tests import.
 package interop

@@ -2,7 +2,9 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -157,6 +159,48 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Gateway is the gateway side of an interop test: its IKE sockets in a
+// namespace, the Recorder to give its engine as Installer, and the log to
+// give it (printed when the test fails).
+type Gateway struct {
+	Conn   *udp.Conn
+	Rec    *Recorder
+	Logs   *SyncBuffer
+	Logger *slog.Logger // debug level, into Logs
+}
+
+// NewGateway opens the sockets on local inside ns, with a Recorder whose
+// Wait gives up after timeout; they close when t ends.
+func NewGateway(t testing.TB, ns string, local netip.Addr, timeout time.Duration) *Gateway {
+	t.Helper()
+	conn, err := Listen(ns, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{Conn: conn, Rec: NewRecorder(timeout), Logs: &SyncBuffer{}}
+	g.Logger = slog.New(slog.NewTextHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		conn.Close()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.Logs.String())
+		}
+	})
+	return g
+}
+
+// Serve hands what the sockets receive to recv and runs the engine (run)
+// until the test ends, stopping it before the sockets close.
+func (g *Gateway) Serve(t testing.TB, run func(context.Context) error, recv func(local, remote netip.AddrPort, b []byte)) {
+	g.Conn.Serve(recv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
 
 // Listen opens the gateway's IKE sockets (ports 500 and 4500 on local)

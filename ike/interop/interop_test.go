@@ -1,10 +1,8 @@
 package interop
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -27,21 +25,15 @@ const psk = "interop-test-psk-7f3a9c"
 
 // gateway is the engine under test, its sockets bound inside a namespace.
 type gateway struct {
-	e    *ike.Engine
-	rec  *Recorder
-	logs *SyncBuffer
+	*Gateway
+	e *ike.Engine
 }
 
 func startGateway(t *testing.T, ns string, local netip.Addr, peer *ike.PeerConfig, tweak func(*ike.Config)) *gateway {
 	t.Helper()
-	conn, err := Listen(ns, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gateway{rec: NewRecorder(20 * time.Second), logs: &SyncBuffer{}}
+	g := &gateway{Gateway: NewGateway(t, ns, local, 20*time.Second)}
 	cfg := ike.Config{
-		Transport: conn, Installer: g.rec,
-		Logger:     slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Transport: g.Conn, Installer: g.Rec, Logger: g.Logger,
 		Retransmit: ike.Retransmit{Timeout: time.Second, Base: 1.4, Tries: 3},
 		RekeyGrace: 100 * time.Millisecond,
 	}
@@ -60,18 +52,7 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ike.PeerConfi
 	if *capture != "" {
 		recv = charontest.CaptureSeeds(t, *capture, e.Receive)
 	}
-	conn.Serve(recv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		conn.Close()
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.logs.String())
-		}
-	})
+	g.Serve(t, e.Run, recv)
 	return g
 }
 

@@ -29,7 +29,7 @@ func TestStrongSwan(t *testing.T) {
 			PRF: []keymat.PRFAlg{keymat.PRFHMACSHA256}, Groups: []keymat.Group{keymat.Curve25519}}, gcm128, keymat.ECP256, permit(siteA, siteB))
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
+		gw.Rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := gw.e.SAs()[0]
 		sameIKE(t, ours, sas[0])
@@ -39,15 +39,15 @@ func TestStrongSwan(t *testing.T) {
 		if !ours.NATRemote {
 			t.Fatal("charon's faked NAT not seen: the gateway must float to 4500")
 		}
-		child := gw.rec.Only()
+		child := gw.Rec.Only()
 		sameChild(t, child, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our CHILD_SA rekey, with PFS.
 		gw.e.RekeyChildSA(child.InSPI)
-		gw.rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
-		next := gw.rec.Only()
+		gw.Rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
+		next := gw.Rec.Only()
 		if next == nil || next.PFS != keymat.ECP256 {
-			t.Fatalf("after rekey: %v", gw.rec.Events)
+			t.Fatalf("after rekey: %v", gw.Rec.Events)
 		}
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
@@ -59,8 +59,8 @@ func TestStrongSwan(t *testing.T) {
 
 		// charon's CHILD_SA rekey.
 		sw.MustSwanctl("--rekey", "--child", "net")
-		gw.rec.Wait(t, "CHILD_SA rekeyed by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(next.InSPI)) })
-		third := gw.rec.Only()
+		gw.Rec.Wait(t, "CHILD_SA rekeyed by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(next.InSPI)) })
+		third := gw.Rec.Only()
 		sas = sw.WaitSAs("CHILD_SA rekeyed by charon", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
 		})
@@ -68,12 +68,12 @@ func TestStrongSwan(t *testing.T) {
 
 		// Our IKE SA rekey, then charon's; the CHILD_SA stays.
 		gw.e.RekeyIKESA(ours.ID)
-		gw.rec.Wait(t, "IKE SA rekeyed", func(r *Recorder) bool { return r.Seen("down 1 rekeyed") && len(r.IKEs) == 1 })
+		gw.Rec.Wait(t, "IKE SA rekeyed", func(r *Recorder) bool { return r.Seen("down 1 rekeyed") && len(r.IKEs) == 1 })
 		sas = sw.WaitSAs("IKE SA rekeyed", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(ours.SPIi) })
 		sameIKE(t, gw.e.SAs()[0], sas[0])
 		second := gw.e.SAs()[0]
 		sw.MustSwanctl("--rekey", "--ike", "s2s")
-		gw.rec.Wait(t, "IKE SA rekeyed by charon", func(r *Recorder) bool {
+		gw.Rec.Wait(t, "IKE SA rekeyed by charon", func(r *Recorder) bool {
 			return r.Seen("down "+itoa(second.ID)+" rekeyed") && len(r.IKEs) == 1
 		})
 		sas = sw.WaitSAs("IKE SA rekeyed by charon", func(s []strongswan.IKESA) bool { return charontest.OneChild(s) && s[0].SPIi != spi64(second.SPIi) })
@@ -88,15 +88,15 @@ func TestStrongSwan(t *testing.T) {
 		gw.e.DeleteChildSA(third.InSPI)
 		sw.WaitSAs("CHILD_SA deleted", func(s []strongswan.IKESA) bool { return charontest.OneIKE(s) && len(s[0].Children) == 0 })
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.Wait(t, "new CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
-		fourth := gw.rec.Only()
+		gw.Rec.Wait(t, "new CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
+		fourth := gw.Rec.Only()
 		sw.WaitSAs("new CHILD_SA", charontest.OneChild)
 		sw.MustSwanctl("--terminate", "--child", "net")
-		gw.rec.Wait(t, "CHILD_SA deleted by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
+		gw.Rec.Wait(t, "CHILD_SA deleted by charon", func(r *Recorder) bool { return r.Seen("remove " + spiHex(fourth.InSPI) + " deleted by peer") })
 		sw.MustSwanctl("--terminate", "--ike", "s2s")
-		gw.rec.Wait(t, "IKE SA deleted by charon", func(r *Recorder) bool { return len(r.IKEs) == 0 && r.Seen("down ") })
-		if !strings.Contains(gw.rec.Events[len(gw.rec.Events)-1], "deleted by peer") {
-			t.Fatalf("IKE SA went: %v", gw.rec.Events)
+		gw.Rec.Wait(t, "IKE SA deleted by charon", func(r *Recorder) bool { return len(r.IKEs) == 0 && r.Seen("down ") })
+		if !strings.Contains(gw.Rec.Events[len(gw.Rec.Events)-1], "deleted by peer") {
+			t.Fatalf("IKE SA went: %v", gw.Rec.Events)
 		}
 	})
 
@@ -112,29 +112,29 @@ func TestStrongSwan(t *testing.T) {
 		// back with a cookie (RFC 7296 §2.6).
 		halfOpen(t, gw.e)
 		sw.MustSwanctl("--initiate", "--child", "net")
-		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
+		gw.Rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sas := sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		ours := established(t, gw.e)
 		sameIKE(t, ours, sas[0])
 		if ours.Initiator || sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].Integ != "HMAC_SHA2_256_128" || sas[0].DH != "MODP_2048" {
 			t.Fatalf("IKE SA: ours %+v charon %+v", ours, sas[0])
 		}
-		child := gw.rec.Only()
+		child := gw.Rec.Only()
 		sameChild(t, child, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 || st["cookie_sent"] == 0 {
 			t.Fatalf("IKE_AUTH not fragmented both ways, or no cookie asked for: %v", st)
 		}
 
 		gw.e.RekeyChildSA(child.InSPI)
-		gw.rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
-		next := gw.rec.Only()
+		gw.Rec.Wait(t, "rekeyed CHILD_SA", func(r *Recorder) bool { return r.Seen("remove " + spiHex(child.InSPI)) })
+		next := gw.Rec.Only()
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
 		sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 
 		gw.e.ClearIKESAs(charonAddr)
-		gw.rec.Wait(t, "IKE SA deleted", func(r *Recorder) bool { return len(r.IKEs) == 0 && len(r.In) == 0 })
+		gw.Rec.Wait(t, "IKE SA deleted", func(r *Recorder) bool { return len(r.IKEs) == 0 && len(r.In) == 0 })
 		sw.WaitSAs("IKE SA deleted", func(s []strongswan.IKESA) bool { return len(s) == 0 })
 	})
 
@@ -147,14 +147,14 @@ func TestStrongSwan(t *testing.T) {
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		out, _ := sw.Try("--initiate", "--child", "net")
 		want := "vpnmap 10 ACL 101 line 1 (permit ip 10.1.1.0/24 10.2.2.0/24): TSr 10.9.9.0/24 vs ACL source 10.1.1.0/24: addresses do not overlap"
-		if !strings.Contains(gw.logs.String(), want) || !strings.Contains(gw.logs.String(), "TS_UNACCEPTABLE") {
+		if !strings.Contains(gw.Logs.String(), want) || !strings.Contains(gw.Logs.String(), "TS_UNACCEPTABLE") {
 			t.Fatalf("gateway log lacks %q\nswanctl: %s", want, out)
 		}
 		if !strings.Contains(sw.Log(), "TS_UNACCEPTABLE") {
 			t.Fatal("charon did not get TS_UNACCEPTABLE")
 		}
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.Wait(t, "failed acquire", func(r *Recorder) bool {
+		gw.Rec.Wait(t, "failed acquire", func(r *Recorder) bool {
 			return r.Seen("failed vpnmap 10: peer refused CHILD_SA vpnmap 10: TS_UNACCEPTABLE")
 		})
 		gw.e.ClearIKESAs(charonAddr)
@@ -169,15 +169,15 @@ func TestStrongSwan(t *testing.T) {
 		peer.DPD = ike.DPD{Interval: 2 * time.Second, Retry: time.Second, Retries: 3}
 		gw := startGateway(t, ourNS, gwAddr, peer, nil)
 		gw.e.Acquire(ike.Acquire{Peer: "charon", Child: "vpnmap 10"})
-		gw.rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
+		gw.Rec.Wait(t, "CHILD_SA", func(r *Recorder) bool { return len(r.Out) == 1 })
 		sw.WaitSAs("CHILD_SA", charontest.OneChild)
 		time.Sleep(3 * time.Second) // a liveness check answered by a live charon
-		if !gw.rec.Seen("up ") || gw.rec.Seen("down ") {
-			t.Fatalf("events %v", gw.rec.Events)
+		if !gw.Rec.Seen("up ") || gw.Rec.Seen("down ") {
+			t.Fatalf("events %v", gw.Rec.Events)
 		}
 		sw.Kill()
 		start := time.Now()
-		gw.rec.Wait(t, "dead peer", func(r *Recorder) bool { return r.Seen("down 1 peer dead") && len(r.In) == 0 })
+		gw.Rec.Wait(t, "dead peer", func(r *Recorder) bool { return r.Seen("down 1 peer dead") && len(r.In) == 0 })
 		t.Logf("dead peer noticed after %v", time.Since(start).Round(100*time.Millisecond))
 	})
 }

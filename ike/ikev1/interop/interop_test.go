@@ -1,10 +1,8 @@
 package interop
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -28,21 +26,15 @@ const psk = "interop-v1-psk-5e2b71"
 
 // gateway is the IKEv1 engine under test, its sockets bound inside a namespace.
 type gateway struct {
-	e    *ikev1.Engine
-	rec  *ikeinterop.Recorder
-	logs *ikeinterop.SyncBuffer
+	*ikeinterop.Gateway
+	e *ikev1.Engine
 }
 
 func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerConfig) *gateway {
 	t.Helper()
-	conn, err := ikeinterop.Listen(ns, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gateway{rec: ikeinterop.NewRecorder(30 * time.Second), logs: &ikeinterop.SyncBuffer{}}
+	g := &gateway{Gateway: ikeinterop.NewGateway(t, ns, local, 30*time.Second)}
 	e, err := ikev1.New(ikev1.Config{
-		Transport: conn, Installer: g.rec,
-		Logger:     slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Transport: g.Conn, Installer: g.Rec, Logger: g.Logger,
 		Retransmit: ike.Retransmit{Timeout: time.Second, Base: 1.4, Tries: 3},
 		RekeyGrace: 100 * time.Millisecond,
 	})
@@ -57,18 +49,7 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerCon
 	if *capture != "" {
 		recv = charontest.CaptureSeeds(t, *capture, e.Receive)
 	}
-	conn.Serve(recv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		conn.Close()
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.logs.String())
-		}
-	})
+	g.Serve(t, e.Run, recv)
 	return g
 }
 

@@ -22,9 +22,9 @@ func TestGatewayInitiates(t *testing.T) {
 	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
-	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
+	g.Rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
-	ours := g.rec.Only()
+	ours := g.Rec.Only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].DH != "MODP_1024" {
@@ -33,8 +33,8 @@ func TestGatewayInitiates(t *testing.T) {
 
 	// Quick mode rekey: charon ends with only the new SA.
 	g.e.RekeyChildSA(ours.InSPI)
-	g.rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 1 })
-	next := g.rec.Only()
+	g.Rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 1 })
+	next := g.Rec.Only()
 	if next.InSPI == ours.InSPI {
 		t.Fatal("rekey kept the SPI")
 	}
@@ -49,7 +49,7 @@ func TestGatewayInitiates(t *testing.T) {
 
 	// charon deletes the ISAKMP SA.
 	e.c.MustSwanctl("--terminate", "--ike", "s2s")
-	g.rec.Wait(t, "the ISAKMP SA going", func(r *ikeinterop.Recorder) bool { return r.Seen("down") })
+	g.Rec.Wait(t, "the ISAKMP SA going", func(r *ikeinterop.Recorder) bool { return r.Seen("down") })
 	if n := len(g.e.SAs()); n != 0 {
 		t.Fatalf("%d ISAKMP SAs left", n)
 	}
@@ -63,9 +63,9 @@ func TestCharonInitiates(t *testing.T) {
 	p := e.peer(polAES128SHA2, setGCM128, 14)
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	e.c.MustSwanctl("--initiate", "--child", "net")
-	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
+	g.Rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
-	ours := g.rec.Only()
+	ours := g.Rec.Only()
 	sameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if ours.PFS != 14 || sas[0].ChildList()[0].DH != "MODP_2048" {
@@ -74,11 +74,11 @@ func TestCharonInitiates(t *testing.T) {
 	// charon rekeys: we switch to the new SA and drop the old one when
 	// charon deletes it.
 	e.c.MustSwanctl("--rekey", "--child", "net")
-	g.rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove "+fmtSPI(ours.InSPI)) && len(r.Out) == 1 })
-	if !g.rec.Seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
-		t.Fatalf("events %v", g.rec.Events)
+	g.Rec.Wait(t, "the rekeyed SA", func(r *ikeinterop.Recorder) bool { return r.Seen("remove "+fmtSPI(ours.InSPI)) && len(r.Out) == 1 })
+	if !g.Rec.Seen("remove " + fmtSPI(ours.InSPI) + " rekeyed") {
+		t.Fatalf("events %v", g.Rec.Events)
 	}
-	next := g.rec.Only()
+	next := g.Rec.Only()
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
 		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
@@ -86,9 +86,9 @@ func TestCharonInitiates(t *testing.T) {
 	ours = next
 
 	e.c.MustSwanctl("--terminate", "--child", "net")
-	g.rec.Wait(t, "the IPsec SA deleted by charon", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 0 })
-	if !g.rec.Seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
-		t.Fatalf("events %v", g.rec.Events)
+	g.Rec.Wait(t, "the IPsec SA deleted by charon", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") && len(r.Out) == 0 })
+	if !g.Rec.Seen("remove " + fmtSPI(ours.InSPI) + " deleted by peer") {
+		t.Fatalf("events %v", g.Rec.Events)
 	}
 }
 
@@ -101,12 +101,12 @@ func TestDPDNoticesDeadCharon(t *testing.T) {
 	p.DPD = ike.DPD{Interval: 2e9, Retry: 5e8, Retries: 2}
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
-	g.rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
+	g.Rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	e.c.Kill()
-	g.rec.Wait(t, "peer dead", func(r *ikeinterop.Recorder) bool { return r.Seen("down") && len(r.Out) == 0 })
-	if !g.rec.Seen("down") || !contains(g.rec.Events, "peer dead") {
-		t.Fatalf("events %v", g.rec.Events)
+	g.Rec.Wait(t, "peer dead", func(r *ikeinterop.Recorder) bool { return r.Seen("down") && len(r.Out) == 0 })
+	if !g.Rec.Seen("down") || !contains(g.Rec.Events, "peer dead") {
+		t.Fatalf("events %v", g.Rec.Events)
 	}
 }
 
@@ -133,17 +133,17 @@ func TestCharonProxyMismatch(t *testing.T) {
 	if err == nil {
 		t.Fatalf("charon's quick mode succeeded:\n%s", out)
 	}
-	log := g.logs.String()
+	log := g.Logs.String()
 	if !strings.Contains(log, "proxy identities not supported") || !strings.Contains(log, "10.1.0.0/16 is wider than 10.1.1.0/24") {
 		t.Fatalf("gateway log does not explain the mismatch:\n%s", log)
 	}
 	if !strings.Contains(e.c.Log(), "INVALID_ID_INFORMATION") {
 		t.Fatal("charon did not hear INVALID_ID_INFORMATION")
 	}
-	g.rec.Lock()
-	defer g.rec.Unlock()
-	if g.rec.Seen("in ") {
-		t.Fatalf("SAs installed: %v", g.rec.Events)
+	g.Rec.Lock()
+	defer g.Rec.Unlock()
+	if g.Rec.Seen("in ") {
+		t.Fatalf("SAs installed: %v", g.Rec.Events)
 	}
 }
 
@@ -163,14 +163,14 @@ func TestTransportModeRefused(t *testing.T) {
 		Sel: spd.Selector{Src: netip.PrefixFrom(e.gwAddr, 32), Dst: netip.PrefixFrom(e.their, 32)}}}
 	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
 	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: c.Name})
-	g.rec.Wait(t, "the SA removed after charon's delete", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") })
-	if !g.rec.Seen("out ") || !contains(g.rec.Events, "deleted by peer") {
-		t.Fatalf("events %v", g.rec.Events)
+	g.Rec.Wait(t, "the SA removed after charon's delete", func(r *ikeinterop.Recorder) bool { return r.Seen("remove") })
+	if !g.Rec.Seen("out ") || !contains(g.Rec.Events, "deleted by peer") {
+		t.Fatalf("events %v", g.Rec.Events)
 	}
 	if !strings.Contains(e.c.Log(), "unable to install inbound and outbound IPsec SA") {
 		t.Fatal("charon did not refuse the transport mode SA as expected")
 	}
-	if sa := g.rec.Only(); sa != nil {
+	if sa := g.Rec.Only(); sa != nil {
 		t.Fatalf("SA left: %v", sa)
 	}
 }
