@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -136,34 +135,6 @@ var (
 	gcm128 = ike.ChildProposal{Name: "gcm", Protocol: message.ProtoESP, Transform: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}}
 	cbc256 = ike.ChildProposal{Name: "cbc", Protocol: message.ProtoESP, Transform: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA256_128}}
 )
-
-// sameChild checks that charon's view of a CHILD_SA mirrors ours.
-func sameChild(t *testing.T, ours *ike.ChildSA, theirs strongswan.ChildSA, encr, keysize, integ string) {
-	t.Helper()
-	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
-		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
-	}
-	if theirs.Encr != encr || theirs.EncrKeysize != keysize || theirs.Integ != integ {
-		t.Fatalf("charon's CHILD_SA uses %s/%s/%s, want %s/%s/%s (ours %v)", theirs.Encr, theirs.EncrKeysize, theirs.Integ, encr, keysize, integ, ours.Transform)
-	}
-	if theirs.Encap != "yes" || !ours.Encap || ours.LocalPort != 4500 || ours.RemotePort != 4500 {
-		t.Fatalf("UDP encapsulation: charon %q, ours %v %d-%d", theirs.Encap, ours.Encap, ours.LocalPort, ours.RemotePort)
-	}
-	if theirs.Mode != "TUNNEL" || theirs.Protocol != "ESP" {
-		t.Fatalf("charon: %s %s", theirs.Mode, theirs.Protocol)
-	}
-	if strings.Join(theirs.LocalTS, " ") != tsList(ours.RemoteTS) || strings.Join(theirs.RemoteTS, " ") != tsList(ours.LocalTS) {
-		t.Fatalf("selectors: charon %v === %v, ours %s === %s", theirs.LocalTS, theirs.RemoteTS, tsList(ours.LocalTS), tsList(ours.RemoteTS))
-	}
-}
-
-func tsList[T fmt.Stringer](ss []T) string {
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		parts[i] = s.String()
-	}
-	return strings.Join(parts, " ")
-}
 
 func sameIKE(t *testing.T, ours ike.IKESAInfo, theirs strongswan.IKESA) {
 	t.Helper()

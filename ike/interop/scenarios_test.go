@@ -40,7 +40,7 @@ func TestStrongSwan(t *testing.T) {
 			t.Fatal("charon's faked NAT not seen: the gateway must float to 4500")
 		}
 		child := gw.Rec.Only()
-		sameChild(t, child, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+		charontest.SameChild(t, child, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our CHILD_SA rekey, with PFS.
 		gw.e.RekeyChildSA(child.InSPI)
@@ -52,7 +52,7 @@ func TestStrongSwan(t *testing.T) {
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
-		sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+		charontest.SameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 		if sas[0].ChildList()[0].DH != "ECP_256" {
 			t.Fatalf("charon's rekeyed CHILD_SA without PFS: %+v", sas[0].ChildList()[0])
 		}
@@ -64,7 +64,7 @@ func TestStrongSwan(t *testing.T) {
 		sas = sw.WaitSAs("CHILD_SA rekeyed by charon", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(third.InSPI)
 		})
-		sameChild(t, third, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+		charontest.SameChild(t, third, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 
 		// Our IKE SA rekey, then charon's; the CHILD_SA stays.
 		gw.e.RekeyIKESA(ours.ID)
@@ -120,7 +120,7 @@ func TestStrongSwan(t *testing.T) {
 			t.Fatalf("IKE SA: ours %+v charon %+v", ours, sas[0])
 		}
 		child := gw.Rec.Only()
-		sameChild(t, child, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
+		charontest.SameChild(t, child, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 		if st := gw.e.Stats(); st["fragmented_tx"] == 0 || st["reassembled_rx"] == 0 || st["cookie_sent"] == 0 {
 			t.Fatalf("IKE_AUTH not fragmented both ways, or no cookie asked for: %v", st)
 		}
@@ -131,7 +131,7 @@ func TestStrongSwan(t *testing.T) {
 		sas = sw.WaitSAs("rekeyed CHILD_SA", func(s []strongswan.IKESA) bool {
 			return charontest.OneChild(s) && s[0].ChildList()[0].SPIOut == spiHex(next.InSPI)
 		})
-		sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
+		charontest.SameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA2_256_128")
 
 		gw.e.ClearIKESAs(charonAddr)
 		gw.Rec.Wait(t, "IKE SA deleted", func(r *Recorder) bool { return len(r.IKEs) == 0 && len(r.In) == 0 })

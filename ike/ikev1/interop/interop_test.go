@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -141,26 +140,6 @@ var (
 	setAES256SHA1 = ikev1.TransformSet{Name: "aes256-sha", ESP: crypto.Transform{Cipher: crypto.CipherAESCBC, KeyBits: 256, Integ: crypto.IntegHMACSHA1_96}}
 	setGCM128     = ikev1.TransformSet{Name: "gcm128", ESP: crypto.Transform{Cipher: crypto.CipherAESGCM16, KeyBits: 128}}
 )
-
-// sameChild checks that charon's view of an IPsec SA mirrors ours.
-func sameChild(t *testing.T, ours *ike.ChildSA, theirs strongswan.ChildSA, encr, keysize, integ string) {
-	t.Helper()
-	if theirs.SPIIn != fmt.Sprintf("%08x", ours.OutSPI) || theirs.SPIOut != fmt.Sprintf("%08x", ours.InSPI) {
-		t.Fatalf("SPIs: charon in %s out %s, ours in %08x out %08x", theirs.SPIIn, theirs.SPIOut, ours.InSPI, ours.OutSPI)
-	}
-	if theirs.Encr != encr || theirs.EncrKeysize != keysize || theirs.Integ != integ {
-		t.Fatalf("charon's IPsec SA uses %s/%s/%s, want %s/%s/%s (ours %v)", theirs.Encr, theirs.EncrKeysize, theirs.Integ, encr, keysize, integ, ours.Transform)
-	}
-	if theirs.Encap != "yes" || !ours.Encap || ours.LocalPort != 4500 || ours.RemotePort != 4500 {
-		t.Fatalf("UDP encapsulation: charon %q, ours %v %d-%d", theirs.Encap, ours.Encap, ours.LocalPort, ours.RemotePort)
-	}
-	if theirs.Mode != "TUNNEL" || theirs.Protocol != "ESP" {
-		t.Fatalf("charon: %s %s", theirs.Mode, theirs.Protocol)
-	}
-	if strings.Join(theirs.LocalTS, " ") != ours.RemoteTS[0].String() || strings.Join(theirs.RemoteTS, " ") != ours.LocalTS[0].String() {
-		t.Fatalf("proxy IDs: charon %v === %v, ours %v === %v", theirs.LocalTS, theirs.RemoteTS, ours.LocalTS, ours.RemoteTS)
-	}
-}
 
 func sameISAKMP(t *testing.T, ours ikev1.ISAKMPSAInfo, theirs strongswan.IKESA) {
 	t.Helper()

@@ -25,7 +25,7 @@ func TestGatewayInitiates(t *testing.T) {
 	g.Rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	ours := g.Rec.Only()
-	sameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
+	charontest.SameChild(t, ours, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if sas[0].Encr != "AES_CBC" || sas[0].EncrKeysize != "256" || sas[0].DH != "MODP_1024" {
 		t.Fatalf("charon's ISAKMP SA %+v", sas[0])
@@ -41,7 +41,7 @@ func TestGatewayInitiates(t *testing.T) {
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
 		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
-	sameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
+	charontest.SameChild(t, next, sas[0].ChildList()[0], "AES_CBC", "256", "HMAC_SHA1_96")
 
 	// Delete from our side.
 	g.e.DeleteChildSA(next.InSPI)
@@ -66,7 +66,7 @@ func TestCharonInitiates(t *testing.T) {
 	g.Rec.Wait(t, "an IPsec SA", func(r *ikeinterop.Recorder) bool { return len(r.Out) == 1 })
 	sas := e.c.WaitSAs("one IPsec SA", charontest.OneChild)
 	ours := g.Rec.Only()
-	sameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+	charontest.SameChild(t, ours, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	sameISAKMP(t, g.e.SAs()[0], sas[0])
 	if ours.PFS != 14 || sas[0].ChildList()[0].DH != "MODP_2048" {
 		t.Fatalf("PFS: ours %v, charon %q", ours.PFS, sas[0].ChildList()[0].DH)
@@ -82,7 +82,7 @@ func TestCharonInitiates(t *testing.T) {
 	sas = e.c.WaitSAs("the rekeyed SA alone", func(s []strongswan.IKESA) bool {
 		return charontest.OneChild(s) && s[0].ChildList()[0].SPIIn == fmtSPI(next.OutSPI)
 	})
-	sameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
+	charontest.SameChild(t, next, sas[0].ChildList()[0], "AES_GCM_16", "128", "")
 	ours = next
 
 	e.c.MustSwanctl("--terminate", "--child", "net")
