@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"ipsecgw/ike/keymat"
 	"ipsecgw/ike/message"
 	"ipsecgw/spd"
-	"ipsecgw/topo"
 	"ipsecgw/topo/strongswan"
 	"ipsecgw/topo/strongswan/charontest"
 )
@@ -62,22 +60,6 @@ var (
 	gwAddr     = netip.MustParseAddr("172.31.0.1")
 	charonAddr = netip.MustParseAddr("172.31.0.2")
 )
-
-func setup(t *testing.T) *topo.Topology {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("interop tests need root for network namespaces")
-	}
-	if err := strongswan.Available(); err != nil {
-		t.Skip(err)
-	}
-	tp, err := topo.Build(topo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
-	return tp
-}
 
 func swanctlConf(ikeProposals, espProposals, localTS, remoteTS, extra string) string {
 	return fmt.Sprintf(`connections {

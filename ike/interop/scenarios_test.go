@@ -15,7 +15,7 @@ import (
 )
 
 func TestStrongSwan(t *testing.T) {
-	tp := setup(t)
+	tp := charontest.Topology(t)
 	ourNS, theirNS := tp.A.GatewayNS, tp.B.GatewayNS
 	// charon fragments IKE messages above 300 bytes (RFC 7383).
 	sw := startCharon(t, theirNS, "fragment_size = 300", 2)

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -62,17 +61,7 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("interop tests need root for network namespaces")
-	}
-	if err := strongswan.Available(); err != nil {
-		t.Skip(err)
-	}
-	tp, err := topo.Build(topo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
+	tp := charontest.Topology(t)
 	e := &env{tp: tp, gwAddr: tp.A.Outside.Addr(), their: tp.B.Outside.Addr()}
 	e.c = startCharon(t, tp.B.GatewayNS)
 	return e

@@ -7,9 +7,11 @@ package charontest
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"ipsecgw/topo"
 	"ipsecgw/topo/strongswan"
 )
 
@@ -24,6 +26,25 @@ type Charon struct {
 	T testing.TB
 	// Wait bounds WaitSAs (default 15 s).
 	Wait time.Duration
+}
+
+// Topology builds the two-site topology (topo.Build with default options)
+// for t and removes it when t ends. It skips t when not root or when
+// charon is not installed.
+func Topology(t testing.TB) *topo.Topology {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("interop tests need root for network namespaces")
+	}
+	if err := strongswan.Available(); err != nil {
+		t.Skip(err)
+	}
+	tp, err := topo.Build(topo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	return tp
 }
 
 // Start starts charon with o for t, or ends t.
