@@ -40,16 +40,7 @@ func (c *Charon) Terminate(ctx context.Context, name string, ike bool) error {
 	if d, ok := ctx.Deadline(); ok {
 		m.Set("timeout", fmt.Sprint(time.Until(d).Milliseconds()))
 	}
-	var logs []string
-	for ev, err := range s.CallStreaming(ctx, "terminate", "control-log", m) {
-		if err != nil {
-			return fmt.Errorf("vici terminate %s %s: %v\n%s", kind(ike), name, err, strings.Join(logs, "\n"))
-		}
-		if msg, ok := ev.Get("msg").(string); ok {
-			logs = append(logs, msg)
-		}
-	}
-	return nil
+	return c.stream(ctx, s, "terminate", kind(ike)+" "+name, m)
 }
 
 func kind(ike bool) string {
