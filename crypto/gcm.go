@@ -2,7 +2,6 @@ package crypto
 
 import (
 	"crypto/aes"
-	"crypto/subtle"
 	"encoding/binary"
 )
 
@@ -77,7 +76,17 @@ func (k *gcmKey) open(j0 *[16]byte, aad1, aad2, data []byte, tag []byte) bool {
 	j := gcmJob{j0: *j0, aad1: aad1, aad2: aad2, data: data}
 	j.tag = &j.sum
 	gcmAesAVX512(k, &j, 1, true)
-	return subtle.ConstantTimeCompare(j.sum[:], tag) == 1
+	return len(tag) == 16 && tagEqual(&j.sum, (*[16]byte)(tag))
+}
+
+// tagEqual compares two 16-byte tags in constant time: the differences of
+// both halves are OR-ed and only the total is tested, no early exit. It
+// is subtle.ConstantTimeCompare in two words instead of 16 bytes, which
+// took ~4 % of decap at 64 bytes.
+func tagEqual(a, b *[16]byte) bool {
+	lo := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(b[:8])
+	hi := binary.LittleEndian.Uint64(a[8:]) ^ binary.LittleEndian.Uint64(b[8:])
+	return lo|hi == 0
 }
 
 // gcmBatch seals or opens the AES-GCM and AES-GMAC packets ops[idx] (IVs
@@ -97,7 +106,7 @@ func (sc *scratch) gcmBatch(ops []Op, idx []int32, open bool) {
 		if open {
 			for t := range jobs {
 				op := &ops[jobs[t].op]
-				op.OK = subtle.ConstantTimeCompare(jobs[t].sum[:], op.Pkt[len(op.Pkt)-16:]) == 1
+				op.OK = tagEqual(&jobs[t].sum, (*[16]byte)(op.Pkt[len(op.Pkt)-16:]))
 			}
 		}
 		clear(jobs) // no references to packets left behind

@@ -78,3 +78,21 @@ func TestGCMAsmVsStdlib(t *testing.T) {
 		}
 	}
 }
+
+// TestTagEqual: every single-bit difference anywhere in the tag is caught.
+func TestTagEqual(t *testing.T) {
+	var a [16]byte
+	for i := range a {
+		a[i] = byte(i*37 + 5)
+	}
+	if b := a; !tagEqual(&a, &b) {
+		t.Fatal("equal tags rejected")
+	}
+	for bit := range 128 {
+		b := a
+		b[bit/8] ^= 1 << (bit % 8)
+		if tagEqual(&a, &b) {
+			t.Fatalf("tags differing in bit %d accepted", bit)
+		}
+	}
+}
