@@ -265,31 +265,21 @@ func newShowCryptoMapCmd(f *gatewayFlags) *cobra.Command {
 }
 
 func newShowDynamicMapCmd(f *gatewayFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "dynamic-map [tag NAME]",
-		Short: "Show the dynamic crypto maps",
-		RunE: func(c *cobra.Command, args []string) error {
-			kw, err := keywords(c, args, map[string]int{"tag": 1})
-			if err != nil {
-				return err
-			}
-			var filter control.TagFilter
-			if v := kw["tag"]; v != nil {
-				filter.Tag = v[0]
-			}
-			var dms []control.DynamicMap
-			if err := f.call(control.CmdShowDynamicMap, filter, &dms); err != nil {
-				return err
-			}
-			return f.print(c.OutOrStdout(), dms, func() { control.WriteDynamicMaps(c.OutOrStdout(), dms) })
-		},
-	}
+	return newShowTaggedCmd(f, "dynamic-map [tag NAME]", "Show the dynamic crypto maps",
+		control.CmdShowDynamicMap, control.WriteDynamicMaps)
 }
 
 func newShowTransformSetCmd(f *gatewayFlags) *cobra.Command {
+	return newShowTaggedCmd(f, "transform-set [tag NAME]", "Show the transform sets",
+		control.CmdShowTransformSet, control.WriteTransformSets)
+}
+
+// newShowTaggedCmd is a show command whose only filter is `tag NAME`: it
+// asks the gateway for a list of T and prints it as JSON or with write.
+func newShowTaggedCmd[T any](f *gatewayFlags, use, short, command string, write func(io.Writer, []T)) *cobra.Command {
 	return &cobra.Command{
-		Use:   "transform-set [tag NAME]",
-		Short: "Show the transform sets",
+		Use:   use,
+		Short: short,
 		RunE: func(c *cobra.Command, args []string) error {
 			kw, err := keywords(c, args, map[string]int{"tag": 1})
 			if err != nil {
@@ -299,11 +289,11 @@ func newShowTransformSetCmd(f *gatewayFlags) *cobra.Command {
 			if v := kw["tag"]; v != nil {
 				filter.Tag = v[0]
 			}
-			var ts []control.TransformSet
-			if err := f.call(control.CmdShowTransformSet, filter, &ts); err != nil {
+			var list []T
+			if err := f.call(command, filter, &list); err != nil {
 				return err
 			}
-			return f.print(c.OutOrStdout(), ts, func() { control.WriteTransformSets(c.OutOrStdout(), ts) })
+			return f.print(c.OutOrStdout(), list, func() { write(c.OutOrStdout(), list) })
 		},
 	}
 }
