@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/loop"
 	"ipsecgw/ike/message"
 	"ipsecgw/ike/ts"
 )
@@ -38,7 +39,7 @@ type childSA struct {
 	deleteReason Reason
 
 	inBytes, outBytes uint64
-	timers            [numChildTimers]*timer
+	timers            [numChildTimers]*loop.Timer
 }
 
 // CHILD_SA timers.
@@ -152,7 +153,7 @@ func replacesSPI(c *childSA) string {
 // SA's creation.
 func (e *Engine) startLifetime(c *childSA) {
 	age := e.clk.Now().Sub(c.pub.Created)
-	c.timers[ctRekey].stop()
+	c.timers[ctRekey].Stop()
 	c.timers[ctRekey] = e.after(max(c.pub.SoftSeconds-age, 0), func() { e.rekeyChild(c) })
 	if c.timers[ctHard] == nil {
 		c.timers[ctHard] = e.after(max(c.pub.HardSeconds-age, 0), func() {
@@ -203,7 +204,7 @@ func (e *Engine) removeChild(c *childSA, reason Reason) {
 	}
 	c.state = childDead
 	for _, t := range c.timers {
-		t.stop()
+		t.Stop()
 	}
 	if c.rekeyTask != nil {
 		c.rekeyTask = nil

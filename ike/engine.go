@@ -61,6 +61,7 @@ import (
 
 	"ipsecgw/ike/clock"
 	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/loop"
 	"ipsecgw/ike/message"
 )
 
@@ -182,12 +183,9 @@ type Engine struct {
 	warned    map[keymat.Group]bool
 
 	// Shared with the callers' goroutines.
-	mu      sync.Mutex
-	work    []func()
-	wake    chan struct{}
-	queued  atomic.Int64
-	stopped atomic.Bool
-	stats   stats
+	loop   *loop.Loop
+	queued atomic.Int64
+	stats  stats
 
 	failMu     sync.Mutex
 	failures   map[failureKey]Failure
@@ -216,98 +214,32 @@ func New(cfg Config) (*Engine, error) {
 		spis:      map[uint32]*childSA{},
 		acquiring: map[acquireKey]bool{},
 		warned:    map[keymat.Group]bool{},
-		wake:      make(chan struct{}, 1),
+		loop:      loop.New(cfg.Clock),
 	}
 	e.cookies.rotate(e.clk.Now())
 	return e, nil
 }
 
 // post queues f for the engine goroutine.
-func (e *Engine) post(f func()) {
-	e.mu.Lock()
-	e.work = append(e.work, f)
-	e.mu.Unlock()
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
+func (e *Engine) post(f func()) { e.loop.Post(f) }
 
 // Run processes work until ctx is done. On the way out it reports every
 // SA down (ReasonShutdown) without telling peers; call ClearIKESAs first
 // and wait for a clean shutdown that deletes them.
 func (e *Engine) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			e.stopped.Store(true)
-			e.runQueued()
-			for _, sa := range e.sortedSAs() {
-				sa.destroy(ReasonShutdown)
-			}
-			return ctx.Err()
-		case <-e.wake:
-			e.runQueued()
+	return e.loop.Run(ctx, func() {
+		for _, sa := range e.sortedSAs() {
+			sa.destroy(ReasonShutdown)
 		}
-	}
-}
-
-func (e *Engine) runQueued() {
-	for {
-		e.mu.Lock()
-		work := e.work
-		e.work = nil
-		e.mu.Unlock()
-		if len(work) == 0 {
-			return
-		}
-		for _, f := range work {
-			f()
-		}
-	}
+	})
 }
 
 // sync runs f on the engine goroutine and waits for it; false when the
 // engine has stopped.
-func (e *Engine) sync(f func()) bool {
-	if e.stopped.Load() {
-		return false
-	}
-	done := make(chan struct{})
-	e.post(func() { f(); close(done) })
-	select {
-	case <-done:
-		return true
-	case <-time.After(10 * time.Second):
-		return false
-	}
-}
+func (e *Engine) sync(f func()) bool { return e.loop.Sync(f) }
 
-// timer is a scheduled call on the engine goroutine that can be cancelled.
-type timer struct {
-	t         clock.Timer
-	cancelled bool
-}
-
-func (e *Engine) after(d time.Duration, f func()) *timer {
-	t := &timer{}
-	t.t = e.clk.AfterFunc(d, func() {
-		e.post(func() {
-			if !t.cancelled {
-				t.cancelled = true
-				f()
-			}
-		})
-	})
-	return t
-}
-
-func (t *timer) stop() {
-	if t != nil && !t.cancelled {
-		t.cancelled = true
-		t.t.Stop()
-	}
-}
+// after schedules f on the engine goroutine after d.
+func (e *Engine) after(d time.Duration, f func()) *loop.Timer { return e.loop.After(d, f) }
 
 // jitter returns d reduced by a random 0..frac of itself, so two peers
 // with one configuration do not rekey at the same moment.

@@ -66,7 +66,7 @@ func FuzzReceive(f *testing.F) {
 			port = 4500
 		}
 		e.receive(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), remote, b[1:])
-		e.runQueued()
+		e.loop.RunQueued()
 		if len(e.sas) > 1000 { // keep the half-open table small
 			for _, sa := range e.sortedSAs() {
 				sa.destroy(ReasonShutdown)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/loop"
 	"ipsecgw/ike/message"
 )
 
@@ -79,7 +80,7 @@ type ikeSA struct {
 	busy bool
 
 	lastIn, lastOut time.Time // traffic from / to the peer, for DPD
-	timers          [numIKETimers]*timer
+	timers          [numIKETimers]*loop.Timer
 }
 
 // IKE SA timers.
@@ -101,7 +102,7 @@ type exchange struct {
 	id      uint32
 	packets [][]byte
 	sent    int
-	timer   *timer
+	timer   *loop.Timer
 	dpd     bool // retransmitted on the DPD schedule
 }
 
@@ -438,7 +439,7 @@ func (sa *ikeSA) handleResponse(m *message.Message) {
 		sa.spiR = m.SPIr
 	}
 	sa.log.Debug("received", "message", m, "from", sa.remote)
-	x.timer.stop()
+	x.timer.Stop()
 	sa.active = nil
 	sa.busy = true
 	defer func() { sa.busy = false }()
@@ -608,7 +609,7 @@ func (sa *ikeSA) establish() {
 	sa.e.nextID++
 	sa.upSeq = sa.e.nextID
 	sa.wasUp = true
-	sa.timers[tHalfOpen].stop()
+	sa.timers[tHalfOpen].Stop()
 	if sa.halfOpen != nil {
 		delete(sa.e.halfOpen, *sa.halfOpen)
 		sa.halfOpen = nil
@@ -695,7 +696,7 @@ func (sa *ikeSA) destroy(reason Reason) {
 	}
 	sa.state = ikeDead
 	for _, t := range sa.timers {
-		t.stop()
+		t.Stop()
 	}
 	childReason := reason
 	switch reason {
@@ -714,7 +715,7 @@ func (sa *ikeSA) destroy(reason Reason) {
 		}
 	}
 	if sa.active != nil {
-		sa.active.timer.stop()
+		sa.active.timer.Stop()
 		for _, t := range sa.active.tasks {
 			t.fail(err)
 		}

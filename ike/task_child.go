@@ -298,7 +298,7 @@ func (t *childCreateTask) fail(err error) {
 			old.state = childInstalled
 			retry := min(30*time.Second, max(old.pub.HardSeconds-e.clk.Now().Sub(old.pub.Created), 0)/4)
 			t.sa.log.Info("CHILD_SA rekey failed, retrying", "child", old.pub.Child, "spi_in", spiHex(old.pub.InSPI), "after", retry, "err", err)
-			old.timers[ctRekey].stop()
+			old.timers[ctRekey].Stop()
 			old.timers[ctRekey] = e.after(retry, func() { e.rekeyChild(old) })
 		}
 	}
@@ -598,7 +598,7 @@ func (t *childDeleteTask) process(m *message.Message) error {
 			switch s := c.successor; {
 			case s != nil && s.state == childInbound:
 				e.activate(s, c)
-				c.timers[ctWait].stop()
+				c.timers[ctWait].Stop()
 				e.removeChildLater(c, ReasonRekeyed)
 			case c.state == childInbound:
 				e.removeChild(c, ReasonRedundant)

@@ -265,10 +265,10 @@ func (sa *ikeSA) rekeyed(initiator bool, spiI, spiR uint64, suite keymat.IKESuit
 // succeed hands sa's CHILD_SAs to n and announces n.
 func (sa *ikeSA) succeed(n *ikeSA) {
 	sa.state = ikeRekeyed
-	sa.timers[tRekey].stop()
-	sa.timers[tHardExpire].stop()
-	sa.timers[tDPD].stop()
-	sa.timers[tKeepalive].stop()
+	sa.timers[tRekey].Stop()
+	sa.timers[tHardExpire].Stop()
+	sa.timers[tDPD].Stop()
+	sa.timers[tKeepalive].Stop()
 	sa.log.Info("IKE SA rekeyed", "new_ike_sa", n.id, "spi_i", fmt.Sprintf("%016x", n.spiI), "spi_r", fmt.Sprintf("%016x", n.spiR), "suite", n.suite.String())
 	sa.e.stats.inc(cIKERekeyed)
 	n.establish()

@@ -8,6 +8,7 @@ import (
 
 	"ipsecgw/ike"
 	"ipsecgw/ike/ikev1/isakmp"
+	"ipsecgw/ike/loop"
 	"ipsecgw/ike/message"
 	"ipsecgw/ike/ts"
 )
@@ -27,7 +28,7 @@ type child struct {
 	lifetime        ike.Lifetime
 	softAfter       time.Duration
 
-	rekeyTimer, expireTimer *timer
+	rekeyTimer, expireTimer *loop.Timer
 	rekeying                bool
 	replaces, successor     *child
 	inBytes, outBytes       uint64
@@ -94,8 +95,8 @@ func (e *Engine) findPredecessor(c *child) *child {
 }
 
 func (e *Engine) forget(c *child) {
-	c.rekeyTimer.stop()
-	c.expireTimer.stop()
+	c.rekeyTimer.Stop()
+	c.expireTimer.Stop()
 	for _, s := range c.sas {
 		delete(e.spis, s.InSPI)
 	}

@@ -62,13 +62,13 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"ipsecgw/ike"
 	"ipsecgw/ike/clock"
 	"ipsecgw/ike/ikev1/isakmp"
+	"ipsecgw/ike/loop"
 )
 
 // Engine is the IKEv1 engine. Create it with New, start Run, then use the
@@ -87,12 +87,9 @@ type Engine struct {
 	acquiring map[acquireKey]bool
 	nextID    uint64
 
-	mu      sync.Mutex
-	work    []func()
-	wake    chan struct{}
-	queued  atomic.Int64
-	stopped atomic.Bool
-	stats   stats
+	loop   *loop.Loop
+	queued atomic.Int64
+	stats  stats
 }
 
 type halfOpenKey struct {
@@ -121,97 +118,28 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg, log: cfg.Logger, clk: cfg.Clock,
 		sas: map[uint64]*isakmpSA{}, halfOpen: map[halfOpenKey]*isakmpSA{},
 		children: map[*child]bool{}, spis: map[uint32]*child{}, acquiring: map[acquireKey]bool{},
-		nextID: idBase, wake: make(chan struct{}, 1),
+		nextID: idBase, loop: loop.New(cfg.Clock),
 	}, nil
 }
 
-func (e *Engine) post(f func()) {
-	e.mu.Lock()
-	e.work = append(e.work, f)
-	e.mu.Unlock()
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
+func (e *Engine) post(f func()) { e.loop.Post(f) }
 
 // Run processes work until ctx is done. On the way out it reports every
 // SA down (ReasonShutdown) without telling peers; call ClearISAKMPSAs and
 // ClearChildSAs first for a clean shutdown.
 func (e *Engine) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			e.stopped.Store(true)
-			e.runQueued()
-			for _, c := range e.sortedChildren() {
-				e.removeChild(c, ike.ReasonShutdown)
-			}
-			for _, sa := range e.sortedSAs() {
-				sa.destroy(ike.ReasonShutdown)
-			}
-			return ctx.Err()
-		case <-e.wake:
-			e.runQueued()
+	return e.loop.Run(ctx, func() {
+		for _, sa := range e.sortedSAs() {
+			sa.destroy(ike.ReasonShutdown)
 		}
-	}
-}
-
-func (e *Engine) runQueued() {
-	for {
-		e.mu.Lock()
-		work := e.work
-		e.work = nil
-		e.mu.Unlock()
-		if len(work) == 0 {
-			return
-		}
-		for _, f := range work {
-			f()
-		}
-	}
+	})
 }
 
 // sync runs f on the engine goroutine and waits for it.
-func (e *Engine) sync(f func()) bool {
-	if e.stopped.Load() {
-		return false
-	}
-	done := make(chan struct{})
-	e.post(func() { f(); close(done) })
-	select {
-	case <-done:
-		return true
-	case <-time.After(10 * time.Second):
-		return false
-	}
-}
+func (e *Engine) sync(f func()) bool { return e.loop.Sync(f) }
 
-// timer is a scheduled call on the engine goroutine that can be cancelled.
-type timer struct {
-	t         clock.Timer
-	cancelled bool
-}
-
-func (e *Engine) after(d time.Duration, f func()) *timer {
-	t := &timer{}
-	t.t = e.clk.AfterFunc(d, func() {
-		e.post(func() {
-			if !t.cancelled {
-				t.cancelled = true
-				f()
-			}
-		})
-	})
-	return t
-}
-
-func (t *timer) stop() {
-	if t != nil && !t.cancelled {
-		t.cancelled = true
-		t.t.Stop()
-	}
-}
+// after schedules f on the engine goroutine after d.
+func (e *Engine) after(d time.Duration, f func()) *loop.Timer { return e.loop.After(d, f) }
 
 // jitter returns d reduced by a random lo..hi fraction of itself.
 func jitter(d time.Duration, lo, hi float64) time.Duration {

@@ -75,7 +75,7 @@ func (sa *isakmpSA) notification(n *isakmp.Notification) {
 	case isakmp.RUThereAck:
 		if len(n.Data) == 4 && binary.BigEndian.Uint32(n.Data) == sa.dpdSeq {
 			sa.dpdTries = 0
-			sa.dpdTimer.stop()
+			sa.dpdTimer.Stop()
 			sa.dpdTimer = sa.e.after(sa.peer.DPD.Interval, sa.dpdCheck)
 		}
 	default:

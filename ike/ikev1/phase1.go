@@ -14,6 +14,7 @@ import (
 	"ipsecgw/ike"
 	"ipsecgw/ike/ikev1/isakmp"
 	"ipsecgw/ike/keymat"
+	"ipsecgw/ike/loop"
 )
 
 // state is an ISAKMP SA's state, named as IOS's show crypto isakmp sa
@@ -88,7 +89,7 @@ type isakmpSA struct {
 	qms     map[uint32]*quickMode
 	waiting []*quickMode // acquires queued until phase 1 is up
 
-	rekeyTimer, expireTimer, dpdTimer, kaTimer, setupTimer *timer
+	rekeyTimer, expireTimer, dpdTimer, kaTimer, setupTimer *loop.Timer
 	dpdSeq                                                 uint32
 	dpdTries                                               int
 	lastHeard, lastSent                                    time.Time // from / to the peer, for DPD
@@ -115,11 +116,11 @@ func (e *Engine) newSA(initiator bool, p *PeerConfig, local, remote netip.AddrPo
 }
 
 // retrans resends a message on the retransmission schedule until stopped.
-type retrans struct{ t *timer }
+type retrans struct{ t *loop.Timer }
 
 func (r *retrans) stop() {
 	if r != nil {
-		r.t.stop()
+		r.t.Stop()
 	}
 }
 
@@ -538,7 +539,7 @@ func (sa *isakmpSA) up() {
 	sa.p1Last = sa.iv
 	sa.state = stateQMIdle
 	sa.established = e.clk.Now()
-	sa.setupTimer.stop()
+	sa.setupTimer.Stop()
 	if sa.halfOpen != nil {
 		delete(e.halfOpen, *sa.halfOpen)
 		sa.halfOpen = nil
@@ -633,8 +634,8 @@ func (sa *isakmpSA) destroy(why ike.Reason) {
 	}
 	e := sa.e
 	sa.dead = true
-	for _, t := range []*timer{sa.rekeyTimer, sa.expireTimer, sa.dpdTimer, sa.kaTimer, sa.setupTimer} {
-		t.stop()
+	for _, t := range []*loop.Timer{sa.rekeyTimer, sa.expireTimer, sa.dpdTimer, sa.kaTimer, sa.setupTimer} {
+		t.Stop()
 	}
 	sa.flight.stop()
 	for _, q := range sa.qms {
