@@ -65,7 +65,13 @@ func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*P
 			if ce.IKEv2Profile != nil || (ce.Kind != config.ISAKMPEntry && ce.Kind != config.DynamicEntry) {
 				continue
 			}
-			c := childFromEntry(ce)
+			c, bundles := childFromEntry(ce)
+			for _, name := range bundles {
+				skipped = append(skipped, fmt.Sprintf("%s: transform set %s (AH+ESP) is not negotiated: the fast path applies AH+ESP bundles to manual SAs only", ce.Name(), name))
+			}
+			if len(c.TransformSets) == 0 {
+				continue
+			}
 			if ce.Kind == config.DynamicEntry {
 				dynamic = append(dynamic, c)
 				continue
@@ -146,9 +152,11 @@ func policiesFromConfig(pol *config.Policy) ([]Policy, []string) {
 
 // childFromEntry turns a crypto map entry into a ChildConfig. The mode is
 // the first transform set's (IOS proposes each set with its own mode; one
-// entry's sets share one in practice).
-func childFromEntry(ce *config.CompiledEntry) *ChildConfig {
-	c := &ChildConfig{Name: ce.Name(), Map: ce.Map, Seq: ce.Seq, PFS: keymat.Group(ce.PFS), PerHost: ce.PerHost,
+// entry's sets share one in practice). AH+ESP sets are left out and named:
+// a negotiated bundle arrives as two SAs the slow path binds one at a
+// time, so traffic would get only one of the two protections.
+func childFromEntry(ce *config.CompiledEntry) (c *ChildConfig, bundles []string) {
+	c = &ChildConfig{Name: ce.Name(), Map: ce.Map, Seq: ce.Seq, PFS: keymat.Group(ce.PFS), PerHost: ce.PerHost,
 		Lifetime: ike.Lifetime{Seconds: time.Duration(ce.Lifetime.Seconds) * time.Second, Kilobytes: uint64(ce.Lifetime.Kilobytes)}}
 	if ce.ACL != nil {
 		c.ACL = ce.ACL.Name
@@ -164,7 +172,11 @@ func childFromEntry(ce *config.CompiledEntry) *ChildConfig {
 		if set.ESP.Cipher == crypto.CipherNone && set.AH == crypto.IntegNone {
 			continue
 		}
+		if set.ESP.Cipher != crypto.CipherNone && set.AH != crypto.IntegNone {
+			bundles = append(bundles, ts.Name)
+			continue
+		}
 		c.TransformSets = append(c.TransformSets, set)
 	}
-	return c
+	return c, bundles
 }
