@@ -56,13 +56,13 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"ipsecgw/ike/clock"
 	"ipsecgw/ike/keymat"
 	"ipsecgw/ike/loop"
 	"ipsecgw/ike/message"
+	"ipsecgw/ike/natt"
 )
 
 // Config sets up an Engine. Zero values take the defaults noted.
@@ -183,9 +183,8 @@ type Engine struct {
 	warned    map[keymat.Group]bool
 
 	// Shared with the callers' goroutines.
-	loop   *loop.Loop
-	queued atomic.Int64
-	stats  stats
+	loop  *loop.Loop
+	stats stats
 
 	failMu     sync.Mutex
 	failures   map[failureKey]Failure
@@ -398,8 +397,7 @@ func randomBytes(n int) []byte {
 func (e *Engine) send(local, remote netip.AddrPort, msg []byte) {
 	b := msg
 	if local.Port() == e.cfg.NATTPort {
-		b = make([]byte, 4+len(msg))
-		copy(b[4:], msg)
+		b = natt.Frame(msg)
 	}
 	if err := e.cfg.Transport.Send(local, remote, b); err != nil {
 		e.stats.inc(cTxError)
@@ -412,31 +410,26 @@ func (e *Engine) send(local, remote netip.AddrPort, msg []byte) {
 // Receive hands the engine a UDP datagram received on local from remote:
 // the payload as on the wire, non-ESP marker and all. It copies b.
 func (e *Engine) Receive(local, remote netip.AddrPort, b []byte) {
-	if e.queued.Load() >= int64(e.cfg.MaxQueue) {
+	if !e.loop.Reserve(e.cfg.MaxQueue) {
 		e.stats.inc(cDropQueueFull)
 		return
 	}
-	e.queued.Add(1)
 	d := append([]byte(nil), b...)
-	e.post(func() {
-		e.queued.Add(-1)
-		e.receive(local, remote, d)
-	})
+	e.loop.PostReserved(func() { e.receive(local, remote, d) })
 }
 
 func (e *Engine) receive(local, remote netip.AddrPort, b []byte) {
 	e.stats.inc(cRx)
 	if local.Port() == e.cfg.NATTPort {
-		switch {
-		case len(b) == 1 && b[0] == 0xff:
+		var kind natt.Kind
+		switch b, kind = natt.Split(b); kind {
+		case natt.Keepalive:
 			e.stats.inc(cRxKeepalive)
 			return
-		case len(b) < 4 || binary.BigEndian.Uint32(b) != 0:
-			// ESP in UDP belongs to the data plane.
+		case natt.ESP: // the data plane's
 			e.stats.inc(cDropESP)
 			return
 		}
-		b = b[4:]
 	}
 	h, err := message.ParseHeader(b)
 	if err != nil {

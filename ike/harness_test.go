@@ -413,7 +413,7 @@ func settle(t *testing.T, nodes ...*node) {
 					busy = busy || sa.active != nil
 				}
 			})
-			busy = busy || n.e.queued.Load() > 0
+			busy = busy || n.e.loop.Reserved() > 0
 		}
 		if busy {
 			quiet = 0

@@ -62,13 +62,13 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"ipsecgw/ike"
 	"ipsecgw/ike/clock"
 	"ipsecgw/ike/ikev1/isakmp"
 	"ipsecgw/ike/loop"
+	"ipsecgw/ike/natt"
 )
 
 // Engine is the IKEv1 engine. Create it with New, start Run, then use the
@@ -87,9 +87,8 @@ type Engine struct {
 	acquiring map[acquireKey]bool
 	nextID    uint64
 
-	loop   *loop.Loop
-	queued atomic.Int64
-	stats  stats
+	loop  *loop.Loop
+	stats stats
 }
 
 type halfOpenKey struct {
@@ -233,8 +232,7 @@ func (e *Engine) releaseSPI(spi uint32) {
 func (e *Engine) send(local, remote netip.AddrPort, msg []byte) {
 	b := msg
 	if local.Port() == e.cfg.NATTPort {
-		b = make([]byte, 4+len(msg))
-		copy(b[4:], msg)
+		b = natt.Frame(msg)
 	}
 	if err := e.cfg.Transport.Send(local, remote, b); err != nil {
 		e.stats.inc(cTxError)
@@ -249,30 +247,26 @@ func (e *Engine) send(local, remote netip.AddrPort, msg []byte) {
 // marker; a NAT keepalive is the single byte 0xFF), like ike.Engine's
 // Receive. It copies b.
 func (e *Engine) Receive(local, remote netip.AddrPort, b []byte) {
-	if e.queued.Load() >= int64(e.cfg.MaxQueue) {
+	if !e.loop.Reserve(e.cfg.MaxQueue) {
 		e.stats.inc(cDropQueueFull)
 		return
 	}
-	e.queued.Add(1)
 	d := append([]byte(nil), b...)
-	e.post(func() {
-		e.queued.Add(-1)
-		e.receive(local, remote, d)
-	})
+	e.loop.PostReserved(func() { e.receive(local, remote, d) })
 }
 
 func (e *Engine) receive(local, remote netip.AddrPort, b []byte) {
 	e.stats.inc(cRx)
 	if local.Port() == e.cfg.NATTPort {
-		switch {
-		case len(b) == 1 && b[0] == 0xff:
+		var kind natt.Kind
+		switch b, kind = natt.Split(b); kind {
+		case natt.Keepalive:
 			e.stats.inc(cRxKeepalive)
 			return
-		case len(b) < 4 || binary.BigEndian.Uint32(b) != 0:
+		case natt.ESP: // the data plane's
 			e.stats.inc(cDropESP)
 			return
 		}
-		b = b[4:]
 	}
 	m, err := isakmp.Parse(b)
 	if err != nil {

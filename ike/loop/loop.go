@@ -21,6 +21,8 @@ type Loop struct {
 	work    []func()
 	wake    chan struct{}
 	stopped atomic.Bool
+	// reserved counts calls admitted by Reserve and not yet run.
+	reserved atomic.Int64
 }
 
 // New returns a loop whose timers run on clk.
@@ -37,6 +39,28 @@ func (l *Loop) Post(f func()) {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Reserve admits one more call for PostReserved unless limit admitted
+// calls are still waiting to run: a bound on the work a flood of
+// datagrams can queue. The caller counts a refusal as a drop.
+func (l *Loop) Reserve(limit int) bool {
+	if l.reserved.Load() >= int64(limit) {
+		return false
+	}
+	l.reserved.Add(1)
+	return true
+}
+
+// Reserved is how many admitted calls are waiting to run.
+func (l *Loop) Reserved() int { return int(l.reserved.Load()) }
+
+// PostReserved queues f, admitted by Reserve.
+func (l *Loop) PostReserved(f func()) {
+	l.Post(func() {
+		l.reserved.Add(-1)
+		f()
+	})
 }
 
 // Run runs posted work until ctx is done; then it marks the loop stopped
