@@ -212,19 +212,8 @@ func (c *Charon) Output() string {
 // temporary working directory. Safe to call more than once.
 func (c *Charon) Stop() error {
 	var err error
-	if c.cmd != nil {
-		select {
-		case <-c.done:
-		default:
-			c.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(5 * time.Second):
-				c.cmd.Process.Kill()
-				<-c.done
-				err = fmt.Errorf("charon in %s did not stop on SIGTERM", c.NS)
-			}
-		}
+	if c.cmd != nil && !topo.Terminate(c.cmd.Process, c.done) {
+		err = fmt.Errorf("charon in %s did not stop on SIGTERM", c.NS)
 	}
 	if c.out != nil {
 		c.out.Close()

@@ -231,19 +231,8 @@ func Connect(ctx context.Context, a *Device, aAddr netip.Addr, aNets []netip.Pre
 // with it. A temporary working directory is removed. Safe to call twice.
 func (d *Device) Stop() error {
 	var err error
-	if d.cmd != nil {
-		select {
-		case <-d.done:
-		default:
-			d.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-d.done:
-			case <-time.After(5 * time.Second):
-				d.cmd.Process.Kill()
-				<-d.done
-				err = fmt.Errorf("wireguard-go in %s did not stop on SIGTERM", d.NS)
-			}
-		}
+	if d.cmd != nil && !topo.Terminate(d.cmd.Process, d.done) {
+		err = fmt.Errorf("wireguard-go in %s did not stop on SIGTERM", d.NS)
 	}
 	if d.out != nil {
 		d.out.Close()
