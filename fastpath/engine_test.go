@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
@@ -279,7 +280,7 @@ func sameInner(t testing.TB, got, orig []byte, hops int) {
 	t.Helper()
 	want := append([]byte(nil), orig...)
 	for range hops {
-		decTTL(want, want[0]>>4)
+		hdr.DecTTL(want, want[0]>>4)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("inner packet differs\n got %x\nwant %x", got, want)
@@ -350,11 +351,11 @@ func TestForwardEncryptDecrypt(t *testing.T) {
 
 func mustIP(t testing.TB, f []byte) []byte {
 	t.Helper()
-	var m meta
-	if r := parseIP(f[14:], &m); r != stats.None {
+	var m hdr.Meta
+	if r := hdr.Parse(f[14:], &m); r != stats.None {
 		t.Fatal(r)
 	}
-	return append([]byte(nil), f[14:14+m.length]...)
+	return append([]byte(nil), f[14:14+m.Length]...)
 }
 
 func outerProto(p []byte) layers.IPProtocol {
@@ -537,8 +538,8 @@ func TestPathMTU(t *testing.T) {
 	}
 	// Reassemble with gopacket and compare with the original (TTL - 2).
 	want := append([]byte(nil), orig...)
-	decTTL(want, 4)
-	decTTL(want, 4)
+	hdr.DecTTL(want, 4)
+	hdr.DecTTL(want, 4)
 	var whole []byte
 	for _, f := range inside {
 		if len(f)-14 > limit {
@@ -787,7 +788,7 @@ func fragmentOuter(p []byte, size int, id uint32) [][]byte {
 			}
 			binary.BigEndian.PutUint16(f[6:8], ff)
 			f[10], f[11] = 0, 0
-			binary.BigEndian.PutUint16(f[10:12], checksum(f[:20], 0))
+			binary.BigEndian.PutUint16(f[10:12], hdr.Checksum(f[:20], 0))
 			out = append(out, f)
 		}
 		return out

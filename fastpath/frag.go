@@ -3,6 +3,7 @@ package fastpath
 import (
 	"encoding/binary"
 
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/packet"
 )
 
@@ -61,5 +62,5 @@ func setFragment(q []byte, total, off8 int, mf bool) {
 	}
 	binary.BigEndian.PutUint16(q[6:8], ff)
 	binary.BigEndian.PutUint16(q[10:12], 0)
-	binary.BigEndian.PutUint16(q[10:12], checksum(q[:ipv4HeaderLen], 0))
+	binary.BigEndian.PutUint16(q[10:12], hdr.Checksum(q[:ipv4HeaderLen], 0))
 }

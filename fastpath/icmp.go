@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/packet"
 )
 
@@ -34,25 +35,25 @@ type icmpError struct {
 // mayAnswer applies the rules of RFC 1812 §4.3.2.7 and RFC 4443 §2.4(e):
 // no ICMP error about a non-first fragment, an ICMP error, or a packet
 // from or to an address that does not name one host.
-func mayAnswer(orig []byte, m *meta) bool {
-	if m.frag == fragLater {
+func mayAnswer(orig []byte, m *hdr.Meta) bool {
+	if m.Frag == hdr.FragLater {
 		return false
 	}
-	src, dst := m.flow.Src, m.flow.Dst
+	src, dst := m.Flow.Src, m.Flow.Dst
 	if !src.IsGlobalUnicast() && !src.IsLinkLocalUnicast() || dst.IsMulticast() {
 		return false
 	}
 	if dst == limitedBroadcast {
 		return false
 	}
-	l4 := int(m.l4)
+	l4 := int(m.L4)
 	switch {
-	case m.ver == 4 && m.flow.Proto == protoICMP && len(orig) > l4:
+	case m.Ver == 4 && m.Flow.Proto == protoICMP && len(orig) > l4:
 		switch orig[l4] { // error types: unreachable, quench, redirect, time exceeded, parameter problem
 		case 3, 4, 5, 11, 12:
 			return false
 		}
-	case m.ver == 6 && m.flow.Proto == protoICMPv6 && len(orig) > l4:
+	case m.Ver == 6 && m.Flow.Proto == protoICMPv6 && len(orig) > l4:
 		if orig[l4] < 128 { // ICMPv6 error messages are types 0-127
 			return false
 		}
@@ -63,8 +64,8 @@ func mayAnswer(orig []byte, m *meta) bool {
 // buildICMPError writes into b (an empty buffer) an ICMP or ICMPv6 error
 // from src about the IP packet orig and returns false when it cannot (src
 // of the wrong family). The error goes back to orig's source.
-func buildICMPError(b *packet.Buf, orig []byte, m *meta, src netip.Addr, e icmpError, id uint16) bool {
-	if m.ver == 4 {
+func buildICMPError(b *packet.Buf, orig []byte, m *hdr.Meta, src netip.Addr, e icmpError, id uint16) bool {
+	if m.Ver == 4 {
 		if !src.Is4() {
 			return false
 		}
@@ -73,7 +74,7 @@ func buildICMPError(b *packet.Buf, orig []byte, m *meta, src netip.Addr, e icmpE
 		if p == nil {
 			return false
 		}
-		writeIPv4Header(p, ipv4HeaderLen+8+n, protoICMP, src, m.flow.Src, id)
+		writeIPv4Header(p, ipv4HeaderLen+8+n, protoICMP, src, m.Flow.Src, id)
 		ic := p[ipv4HeaderLen:]
 		ic[0], ic[1] = e.typ, e.code
 		clear(ic[2:8])
@@ -81,7 +82,7 @@ func buildICMPError(b *packet.Buf, orig []byte, m *meta, src netip.Addr, e icmpE
 			binary.BigEndian.PutUint16(ic[6:8], uint16(e.mtu)) // RFC 1191 §4
 		}
 		copy(ic[8:], orig[:n])
-		binary.BigEndian.PutUint16(ic[2:4], checksum(ic, 0))
+		binary.BigEndian.PutUint16(ic[2:4], hdr.Checksum(ic, 0))
 		return true
 	}
 	if !src.Is6() || src.Is4In6() {
@@ -92,7 +93,7 @@ func buildICMPError(b *packet.Buf, orig []byte, m *meta, src netip.Addr, e icmpE
 	if p == nil {
 		return false
 	}
-	writeIPv6Header(p, 8+n, protoICMPv6, src, m.flow.Src)
+	writeIPv6Header(p, 8+n, protoICMPv6, src, m.Flow.Src)
 	ic := p[ipv6HeaderLen:]
 	ic[0], ic[1] = e.typ, e.code
 	clear(ic[2:8])
@@ -100,7 +101,7 @@ func buildICMPError(b *packet.Buf, orig []byte, m *meta, src netip.Addr, e icmpE
 		binary.BigEndian.PutUint32(ic[4:8], uint32(e.mtu))
 	}
 	copy(ic[8:], orig[:n])
-	binary.BigEndian.PutUint16(ic[2:4], checksum(ic, pseudoHeader6(p, uint32(8+n), protoICMPv6)))
+	binary.BigEndian.PutUint16(ic[2:4], hdr.Checksum(ic, pseudoHeader6(p, uint32(8+n), protoICMPv6)))
 	return true
 }
 
@@ -115,7 +116,7 @@ func writeIPv4Header(p []byte, total int, proto uint8, src, dst netip.Addr, id u
 	s, d := src.As4(), dst.As4()
 	copy(p[12:16], s[:])
 	copy(p[16:20], d[:])
-	binary.BigEndian.PutUint16(p[10:12], checksum(p[:ipv4HeaderLen], 0))
+	binary.BigEndian.PutUint16(p[10:12], hdr.Checksum(p[:ipv4HeaderLen], 0))
 }
 
 // writeIPv6Header writes a 40-byte header.
@@ -134,7 +135,7 @@ func pseudoHeader6(p []byte, upperLen uint32, next uint8) uint32 {
 	var tail [8]byte
 	binary.BigEndian.PutUint32(tail[0:4], upperLen)
 	tail[7] = next
-	return sumBytes(tail[:], sumBytes(p[8:40], 0))
+	return hdr.Sum(tail[:], hdr.Sum(p[8:40], 0))
 }
 
 // tokenBucket limits the rate of ICMP errors a worker sends (RFC 1812

@@ -9,14 +9,15 @@ import (
 	"github.com/google/gopacket/ip4defrag"
 	"github.com/google/gopacket/layers"
 
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
 )
 
-func mustMeta(t *testing.T, p []byte) meta {
+func mustMeta(t *testing.T, p []byte) hdr.Meta {
 	t.Helper()
-	var m meta
-	if r := parseIP(p, &m); r != stats.None {
+	var m hdr.Meta
+	if r := hdr.Parse(p, &m); r != stats.None {
 		t.Fatalf("parse: %v", r)
 	}
 	return m
@@ -39,7 +40,7 @@ func TestICMPv4FragNeeded(t *testing.T) {
 	if ip.SrcIP.String() != "10.1.0.1" || ip.DstIP.String() != "10.1.0.5" || ip.TTL != 64 || ip.Id != 99 {
 		t.Errorf("IP header %+v", ip)
 	}
-	if checksum(b.Bytes()[:20], 0) != 0 || checksum(b.Bytes()[20:], 0) != 0 {
+	if hdr.Checksum(b.Bytes()[:20], 0) != 0 || hdr.Checksum(b.Bytes()[20:], 0) != 0 {
 		t.Error("bad checksum")
 	}
 	if ic.TypeCode != layers.CreateICMPv4TypeCode(3, 4) {
@@ -168,7 +169,7 @@ func TestFragmentIPv4(t *testing.T) {
 			if f.Len() > c.mtu {
 				t.Fatalf("%+v: fragment %d is %d bytes", c, i, f.Len())
 			}
-			if checksum(f.Bytes()[:20], 0) != 0 {
+			if hdr.Checksum(f.Bytes()[:20], 0) != 0 {
 				t.Fatalf("%+v: fragment %d checksum", c, i)
 			}
 			ip := decode(f.Bytes(), layers.LayerTypeIPv4).Layer(layers.LayerTypeIPv4).(*layers.IPv4)

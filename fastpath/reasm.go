@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
 )
@@ -63,10 +64,10 @@ type fragInfo struct {
 
 // fragmentInfo reads the fragment fields of packet p (already parsed into
 // m). ok is false for a fragment that cannot be part of a valid datagram.
-func fragmentInfo(p []byte, m *meta) (fi fragInfo, ok bool) {
-	p = p[:m.length]
-	fi.key.src, fi.key.dst = m.flow.Src, m.flow.Dst
-	if m.ver == 4 {
+func fragmentInfo(p []byte, m *hdr.Meta) (fi fragInfo, ok bool) {
+	p = p[:m.Length]
+	fi.key.src, fi.key.dst = m.Flow.Src, m.Flow.Dst
+	if m.Ver == 4 {
 		ff := binary.BigEndian.Uint16(p[6:8])
 		fi.key.id, fi.key.proto = uint32(binary.BigEndian.Uint16(p[4:6])), p[9]
 		fi.hlen, fi.off, fi.more = ipv4HeaderLen, int(ff&0x1fff)*8, ff&0x2000 != 0
@@ -98,7 +99,7 @@ func fragmentInfo(p []byte, m *meta) (fi fragInfo, ok bool) {
 // add returns the reassembled packet and how many fragments it was made
 // of. dropped counts fragments discarded (b included, when it is), for
 // reason.
-func (r *reassembler) add(b *packet.Buf, m *meta, pool *packet.Pool, now int64) (whole *packet.Buf, frags, dropped int, reason stats.Reason) {
+func (r *reassembler) add(b *packet.Buf, m *hdr.Meta, pool *packet.Pool, now int64) (whole *packet.Buf, frags, dropped int, reason stats.Reason) {
 	fi, ok := fragmentInfo(b.Bytes(), m)
 	port := b.Port
 	if !ok {
@@ -126,7 +127,7 @@ func (r *reassembler) add(b *packet.Buf, m *meta, pool *packet.Pool, now int64) 
 	whole = c.buf
 	whole.SetLen(c.hlen + c.total)
 	h := whole.Bytes()
-	if m.ver == 4 {
+	if m.Ver == 4 {
 		binary.BigEndian.PutUint16(h[2:4], uint16(c.hlen+c.total))
 		setFragment(h, c.hlen+c.total, 0, false)
 	} else {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/ipsec"
 	"ipsecgw/fastpath/ring"
 	"ipsecgw/fastpath/sad"
@@ -103,6 +104,7 @@ type Worker struct {
 
 	dec         *ipsec.Decryptor
 	decPkts     []*packet.Buf
+	decHdrs     []hdr.Meta // the outer headers in, the inner ones out
 	decSAs      []*sad.SA
 	decVerdicts []stats.Reason
 
@@ -176,6 +178,7 @@ func newWorker(e *Engine, id int, cfg WorkerConfig) (*Worker, error) {
 		encVerdicts: make([]stats.Reason, batch),
 		dec:         ipsec.NewDecryptor(e.sad, id, batch),
 		decPkts:     make([]*packet.Buf, 0, batch),
+		decHdrs:     make([]hdr.Meta, 0, batch),
 		decSAs:      make([]*sad.SA, batch),
 		decVerdicts: make([]stats.Reason, batch),
 		cache:       spd.NewCache(cmpOr(cfg.SPDCache, 4096)),
@@ -281,33 +284,33 @@ func (w *Worker) ethernetInput(b *packet.Buf, iface int) {
 		return
 	}
 	b.TrimFront(e.hdrLen)
-	var m meta
-	if r := parseIP(b.Bytes(), &m); r != stats.None {
+	var m hdr.Meta
+	if r := hdr.Parse(b.Bytes(), &m); r != stats.None {
 		w.drop(b, iface, r)
 		return
 	}
-	if (m.ver == 4) != (e.etherType == etherTypeIPv4) {
+	if (m.Ver == 4) != (e.etherType == etherTypeIPv4) {
 		w.drop(b, iface, stats.Malformed)
 		return
 	}
-	b.SetLen(m.length) // drop Ethernet padding
+	b.SetLen(m.Length) // drop Ethernet padding
 	w.c.RxPackets++
 	w.ipInput(b, &m, iface, fromWire)
 }
 
 // ipInput dispatches an IP packet: to the gateway itself, or forward.
-func (w *Worker) ipInput(b *packet.Buf, m *meta, inIf int, o origin) {
+func (w *Worker) ipInput(b *packet.Buf, m *hdr.Meta, inIf int, o origin) {
 	rt := w.lastRoute
-	if m.flow.Dst != w.lastDst || w.t != w.lastRT {
-		rt = w.t.FIB.Lookup(m.flow.Dst)
+	if m.Flow.Dst != w.lastDst || w.t != w.lastRT {
+		rt = w.t.FIB.Lookup(m.Flow.Dst)
 		if o == fromWire {
-			w.lastDst, w.lastRoute, w.lastRT = m.flow.Dst, rt, w.t
+			w.lastDst, w.lastRoute, w.lastRT = m.Flow.Dst, rt, w.t
 		}
 	}
 	if o == fromWire && inIf >= 0 && !w.unprotectedOK(b, m, inIf, rt) {
 		return
 	}
-	if m.flow.Dst.IsMulticast() || m.flow.Dst == limitedBroadcast {
+	if m.Flow.Dst.IsMulticast() || m.Flow.Dst == limitedBroadcast {
 		// Routing protocols and the like: the host's, never forwarded.
 		w.puntPacket(PuntLocal, b, m, inIf)
 		return
@@ -324,7 +327,7 @@ func (w *Worker) ipInput(b *packet.Buf, m *meta, inIf int, o origin) {
 // flow a permit line covers (the guide: "that packet is dropped because it
 // was not sent as an IPsec-protected packet"). IPsec and IKE addressed to
 // the gateway are what protection looks like, so they pass.
-func (w *Worker) unprotectedOK(b *packet.Buf, m *meta, inIf int, rt *Route) bool {
+func (w *Worker) unprotectedOK(b *packet.Buf, m *hdr.Meta, inIf int, rt *Route) bool {
 	cm := w.t.Interfaces[inIf].Crypto
 	if cm == nil {
 		return true
@@ -332,7 +335,7 @@ func (w *Worker) unprotectedOK(b *packet.Buf, m *meta, inIf int, rt *Route) bool
 	if rt != nil && rt.Kind == RouteLocal && isIPsecOrIKE(m) {
 		return true
 	}
-	rev := m.flow.Reverse()
+	rev := m.Flow.Reverse()
 	if w.spdLookup(cm.SPD, &rev) == spd.NoMatch {
 		return true
 	}
@@ -340,9 +343,9 @@ func (w *Worker) unprotectedOK(b *packet.Buf, m *meta, inIf int, rt *Route) bool
 	return false
 }
 
-func isIPsecOrIKE(m *meta) bool {
-	p := m.flow.Proto
-	return p == protoESP || p == protoAH || p == protoUDP && (m.flow.DstPort == portIKE || m.flow.DstPort == portNATT)
+func isIPsecOrIKE(m *hdr.Meta) bool {
+	p := m.Flow.Proto
+	return p == protoESP || p == protoAH || p == protoUDP && (m.Flow.DstPort == portIKE || m.Flow.DstPort == portNATT)
 }
 
 func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
@@ -364,8 +367,8 @@ func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
 // localInput handles a packet addressed to the gateway: IPsec goes to the
 // decrypt node, IKE to the slow path, NAT-T keepalives are counted and
 // dropped, anything else is punted as local traffic.
-func (w *Worker) localInput(b *packet.Buf, m *meta, inIf int, o origin) {
-	if m.frag != fragNone {
+func (w *Worker) localInput(b *packet.Buf, m *hdr.Meta, inIf int, o origin) {
+	if m.Frag != hdr.FragNone {
 		whole, frags, dropped, r := w.reasm.add(b, m, w.pool, w.now)
 		w.dropN(inIf, r, dropped)
 		if whole == nil {
@@ -373,28 +376,28 @@ func (w *Worker) localInput(b *packet.Buf, m *meta, inIf int, o origin) {
 		}
 		w.c.ReasmFragments += uint64(frags)
 		w.c.Reassembled++
-		var wm meta
-		if r := parseIP(whole.Bytes(), &wm); r != stats.None {
+		var wm hdr.Meta
+		if r := hdr.Parse(whole.Bytes(), &wm); r != stats.None {
 			w.drop(whole, inIf, r)
 			return
 		}
 		b, m = whole, &wm
 	}
 	p := b.Bytes()
-	switch m.flow.Proto {
+	switch m.Flow.Proto {
 	case protoESP, protoAH:
 		if o == fromDecrypt {
 			break // IPsec inside IPsec: unwrapped once, the rest is the host's
 		}
-		w.toDecrypt(b)
+		w.toDecrypt(b, m)
 		return
 	case protoUDP:
-		switch m.flow.DstPort {
+		switch m.Flow.DstPort {
 		case portIKE:
 			w.puntPacket(PuntIKE, b, m, inIf)
 			return
 		case portNATT:
-			udp := p[m.l4+8:]
+			udp := p[m.L4+8:]
 			switch {
 			case len(udp) == 1 && udp[0] == 0xff:
 				w.c.NATKeepalives++
@@ -405,7 +408,7 @@ func (w *Worker) localInput(b *packet.Buf, m *meta, inIf int, o origin) {
 				// ESP-in-UDP inside IPsec is the host's business.
 				w.puntPacket(PuntLocal, b, m, inIf)
 			default:
-				w.toDecrypt(b)
+				w.toDecrypt(b, m)
 			}
 			return
 		}
@@ -413,24 +416,26 @@ func (w *Worker) localInput(b *packet.Buf, m *meta, inIf int, o origin) {
 	w.puntPacket(PuntLocal, b, m, inIf)
 }
 
-func (w *Worker) toDecrypt(b *packet.Buf) {
+func (w *Worker) toDecrypt(b *packet.Buf, m *hdr.Meta) {
 	w.decPkts = append(w.decPkts, b)
+	w.decHdrs = append(w.decHdrs, *m)
 	if len(w.decPkts) == cap(w.decPkts) {
 		w.runDecrypt()
 	}
 }
 
 // runDecrypt runs the decrypt node over the collected vector and sends
-// each inner packet on through IP processing.
+// each inner packet on through IP processing, with the header the node
+// parsed.
 func (w *Worker) runDecrypt() {
 	n := len(w.decPkts)
 	if n == 0 {
 		return
 	}
-	pkts, sas, verdicts := w.decPkts, w.decSAs[:n], w.decVerdicts[:n]
-	w.dec.Process(pkts, sas, verdicts)
+	pkts, hdrs, sas, verdicts := w.decPkts, w.decHdrs, w.decSAs[:n], w.decVerdicts[:n]
+	w.dec.Process(pkts, hdrs, sas, verdicts)
 	w.drainEvents(w.dec.Events)
-	w.decPkts = w.decPkts[:0]
+	w.decPkts, w.decHdrs = pkts[:0], hdrs[:0]
 	for i, b := range pkts {
 		inIf := w.portIf[b.Port]
 		if verdicts[i] != stats.None {
@@ -438,13 +443,7 @@ func (w *Worker) runDecrypt() {
 			continue
 		}
 		w.c.Decrypted++
-		var m meta
-		if r := parseIP(b.Bytes(), &m); r != stats.None {
-			w.drop(b, inIf, r)
-			continue
-		}
-		b.SetLen(m.length)
-		w.ipInput(b, &m, inIf, fromDecrypt)
+		w.ipInput(b, &hdrs[i], inIf, fromDecrypt)
 	}
 	clear(pkts)
 	clear(sas)
@@ -452,28 +451,28 @@ func (w *Worker) runDecrypt() {
 
 // forward routes a transit or locally made packet: TTL, crypto map of the
 // output interface, then out.
-func (w *Worker) forward(b *packet.Buf, m *meta, inIf int, rt *Route, o origin) {
+func (w *Worker) forward(b *packet.Buf, m *hdr.Meta, inIf int, rt *Route, o origin) {
 	if rt == nil {
 		w.drop(b, inIf, stats.NoRoute)
 		return
 	}
 	if o == fromWire || o == fromDecrypt {
-		if m.ttl <= 1 {
-			w.icmpError(b, m, inIf, icmpTimeExceeded(m.ver))
+		if m.TTL <= 1 {
+			w.icmpError(b, m, inIf, icmpTimeExceeded(m.Ver))
 			w.drop(b, inIf, stats.TTLExceeded)
 			return
 		}
-		decTTL(b.Bytes(), m.ver)
-		m.ttl--
+		hdr.DecTTL(b.Bytes(), m.Ver)
+		m.TTL--
 	}
 	out := &w.t.Interfaces[rt.Iface]
 	if cm := out.Crypto; cm != nil && o != fromBypass {
-		if r := w.spdLookup(cm.SPD, &m.flow); r != spd.NoMatch {
+		if r := w.spdLookup(cm.SPD, &m.Flow); r != spd.NoMatch {
 			w.protect(b, m, inIf, rt.Iface, cm, r)
 			return
 		}
 	}
-	w.output(b, m, inIf, hop{rt.Iface, nextHop(rt, m.flow.Dst)}, o)
+	w.output(b, m, inIf, hop{rt.Iface, nextHop(rt, m.Flow.Dst)}, o)
 }
 
 func nextHop(rt *Route, dst netip.Addr) netip.Addr {
@@ -493,8 +492,8 @@ func icmpTimeExceeded(ver uint8) icmpError {
 // protect finds the outbound SA for a packet the SPD put under permit rule
 // r, checks it fits the path once protected, and queues it for the encrypt
 // node.
-func (w *Worker) protect(b *packet.Buf, m *meta, inIf, outIf int, cm *CryptoMap, r int) {
-	sa := cm.outboundSA(r, &m.flow)
+func (w *Worker) protect(b *packet.Buf, m *hdr.Meta, inIf, outIf int, cm *CryptoMap, r int) {
+	sa := cm.outboundSA(r, &m.Flow)
 	if sa == nil || sa.Dead() {
 		if cm.EntryKind(r) == EntryISAKMP {
 			w.acquire(m, outIf, cm, r)
@@ -512,9 +511,9 @@ func (w *Worker) protect(b *packet.Buf, m *meta, inIf, outIf int, cm *CryptoMap,
 		w.lastSA, w.lastSAT, w.lastSAHop = sa, w.t, hop{prt.Iface, nextHop(prt, sa.Remote())}
 	}
 	h := w.lastSAHop
-	if limit := w.t.Interfaces[h.iface].MTU - sa.Overhead(); m.length > limit {
-		if m.ver == 6 || m.df || sa.Mode() == sad.Transport {
-			w.icmpError(b, m, inIf, tooBig(m.ver, limit))
+	if limit := w.t.Interfaces[h.iface].MTU - sa.Overhead(); m.Length > limit {
+		if m.Ver == 6 || m.DF || sa.Mode() == sad.Transport {
+			w.icmpError(b, m, inIf, tooBig(m.Ver, limit))
 			sa.Drop(w.id, stats.MTUExceeded, 1)
 			w.drop(b, inIf, stats.MTUExceeded)
 			return
@@ -582,10 +581,10 @@ func (w *Worker) runEncrypt() {
 
 // output sends a packet out of an interface in the clear, fragmenting or
 // answering "too big" when it exceeds the MTU.
-func (w *Worker) output(b *packet.Buf, m *meta, inIf int, h hop, o origin) {
-	if mtu := w.t.Interfaces[h.iface].MTU; m.length > mtu {
-		if m.ver == 6 || m.df {
-			w.icmpError(b, m, inIf, tooBig(m.ver, mtu))
+func (w *Worker) output(b *packet.Buf, m *hdr.Meta, inIf int, h hop, o origin) {
+	if mtu := w.t.Interfaces[h.iface].MTU; m.Length > mtu {
+		if m.Ver == 6 || m.DF {
+			w.icmpError(b, m, inIf, tooBig(m.Ver, mtu))
 			w.drop(b, inIf, stats.MTUExceeded)
 			return
 		}
@@ -663,11 +662,11 @@ func (w *Worker) transmit(pi int) {
 // icmpError sends an ICMP error about packet b (rate limited), from the
 // receiving interface's address, back toward b's source. b itself is left
 // to the caller.
-func (w *Worker) icmpError(b *packet.Buf, m *meta, inIf int, e icmpError) {
+func (w *Worker) icmpError(b *packet.Buf, m *hdr.Meta, inIf int, e icmpError) {
 	if inIf < 0 || !mayAnswer(b.Bytes(), m) {
 		return
 	}
-	src, ok := w.t.Interfaces[inIf].Addr(m.flow.Src)
+	src, ok := w.t.Interfaces[inIf].Addr(m.Flow.Src)
 	if !ok {
 		return
 	}
@@ -686,13 +685,13 @@ func (w *Worker) icmpError(b *packet.Buf, m *meta, inIf int, e icmpError) {
 		return
 	}
 	ib.Port = b.Port
-	var im meta
-	if parseIP(ib.Bytes(), &im) != stats.None {
+	var im hdr.Meta
+	if hdr.Parse(ib.Bytes(), &im) != stats.None {
 		w.pool.Put(ib)
 		return
 	}
 	w.c.ICMPErrors++
-	w.forward(ib, &im, inIf, w.t.FIB.Lookup(im.flow.Dst), fromLocal)
+	w.forward(ib, &im, inIf, w.t.FIB.Lookup(im.Flow.Dst), fromLocal)
 }
 
 // drop frees a packet and counts it, globally and on the interface it
@@ -714,13 +713,13 @@ func (w *Worker) dropN(inIf int, r stats.Reason, n int) {
 }
 
 // puntPacket copies a packet for the slow path and frees it.
-func (w *Worker) puntPacket(k PuntKind, b *packet.Buf, m *meta, inIf int) {
+func (w *Worker) puntPacket(k PuntKind, b *packet.Buf, m *hdr.Meta, inIf int) {
 	s := w.punt.Reserve()
 	if s == nil {
 		w.drop(b, inIf, stats.PuntFull)
 		return
 	}
-	*s = Punt{Kind: k, Iface: inIf, Flow: m.flow, Packet: s.Packet}
+	*s = Punt{Kind: k, Iface: inIf, Flow: m.Flow, Packet: s.Packet}
 	s.setPacket(b.Bytes())
 	w.punt.Commit()
 	w.c.Punted[k]++
@@ -728,12 +727,12 @@ func (w *Worker) puntPacket(k PuntKind, b *packet.Buf, m *meta, inIf int) {
 }
 
 // acquire asks the slow path for SAs for a flow, once per hold time.
-func (w *Worker) acquire(m *meta, outIf int, cm *CryptoMap, r int) {
-	key := hashFlow(&m.flow, uint64(outIf)<<32|uint64(r))
+func (w *Worker) acquire(m *hdr.Meta, outIf int, cm *CryptoMap, r int) {
+	key := hashFlow(&m.Flow, uint64(outIf)<<32|uint64(r))
 	if !w.acquires.first(key, w.now) {
 		return
 	}
-	w.puntEvent(Punt{Kind: PuntAcquire, Iface: outIf, Flow: m.flow, Crypto: cm, Rule: r})
+	w.puntEvent(Punt{Kind: PuntAcquire, Iface: outIf, Flow: m.Flow, Crypto: cm, Rule: r})
 }
 
 // neighborMiss asks the slow path to resolve a next hop, once per hold time.
@@ -786,14 +785,14 @@ func (w *Worker) drainInject() int {
 			w.c.Drops[stats.Malformed]++
 		default:
 			copy(b.Append(len(s.Packet)), s.Packet)
-			var m meta
-			if r := parseIP(b.Bytes(), &m); r != stats.None {
+			var m hdr.Meta
+			if r := hdr.Parse(b.Bytes(), &m); r != stats.None {
 				w.drop(b, -1, r)
 				break
 			}
-			b.SetLen(m.length)
+			b.SetLen(m.Length)
 			b.Port = ^uint16(0) // no input port
-			w.forward(b, &m, -1, w.t.FIB.Lookup(m.flow.Dst), o)
+			w.forward(b, &m, -1, w.t.FIB.Lookup(m.Flow.Dst), o)
 		}
 		w.inject.Release()
 	}

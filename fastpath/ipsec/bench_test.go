@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
@@ -120,6 +121,8 @@ func BenchmarkDecrypt(b *testing.B) {
 			bufs := p.load(sealed...)
 			sas := make([]*sad.SA, benchVector)
 			v := make([]stats.Reason, benchVector)
+			_, outer := parseOuter(bufs, v)
+			hdrs := make([]hdr.Meta, len(outer))
 			cleartext := 0
 			for _, s := range sz.frames {
 				cleartext += s - 14
@@ -131,7 +134,8 @@ func BenchmarkDecrypt(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					restore(bufs, sealed)
-					p.dec.Process(bufs, sas, v)
+					copy(hdrs, outer)
+					p.dec.Process(bufs, hdrs, sas, v)
 				}
 				reportPPS(b)
 				for _, r := range v {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
@@ -80,23 +81,26 @@ func NewDecryptor(db *sad.DB, worker, vector int) *Decryptor {
 
 // Process verifies and decapsulates a vector of IPsec packets addressed to
 // this gateway: IP packets whose payload is ESP, AH, or UDP to port 4500
-// carrying ESP. On return verdicts[i] is stats.None, pkts[i] holds the inner
-// IP packet (tunnel mode) or the packet without its IPsec headers
-// (transport mode), and sas[i] is the SA whose policy it passed; or
-// verdicts[i] is the reason to drop it and sas[i] is nil (the SA's counters
-// already have the drop when an SA was found; the caller counts it globally
-// and frees the buffer). Events holds the lifetime limits crossed.
-func (n *Decryptor) Process(pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.Reason) {
+// carrying ESP. hdrs[i] is what hdr.Parse found in pkts[i], whose frame
+// ends where the IP packet does; the node trusts it and does not parse the
+// outer header again. On return verdicts[i] is stats.None, pkts[i] holds
+// the inner IP packet (tunnel mode) or the packet without its IPsec headers
+// (transport mode), hdrs[i] is hdr.Parse's result for it, and sas[i] is the
+// SA whose policy it passed; or verdicts[i] is the reason to drop it and
+// sas[i] is nil (the SA's counters already have the drop when an SA was
+// found; the caller counts it globally and frees the buffer). Events holds
+// the lifetime limits crossed.
+func (n *Decryptor) Process(pkts []*packet.Buf, hdrs []hdr.Meta, sas []*sad.SA, verdicts []stats.Reason) {
 	n.Events = n.Events[:0]
 	tab := n.db.Table()
 	for len(pkts) > 0 {
 		k := min(len(pkts), n.vec)
-		n.process(tab, pkts[:k], sas[:k], verdicts[:k])
-		pkts, sas, verdicts = pkts[k:], sas[k:], verdicts[k:]
+		n.process(tab, pkts[:k], hdrs[:k], sas[:k], verdicts[:k])
+		pkts, hdrs, sas, verdicts = pkts[k:], hdrs[k:], sas[k:], verdicts[k:]
 	}
 }
 
-func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, verdicts []stats.Reason) {
+func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, hdrs []hdr.Meta, sas []*sad.SA, verdicts []stats.Reason) {
 	gs := &n.gs
 	gs.reset()
 	meta := n.meta[:len(pkts)]
@@ -108,7 +112,7 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, v
 		m := &meta[i]
 		*m = inMeta{op: -1, aop: -1, g: [2]int16{-1, -1}}
 		sas[i] = nil
-		verdicts[i] = n.parse(tab, b, m)
+		verdicts[i] = n.parse(tab, b, &hdrs[i], m)
 	}
 
 	// AH first (it is outside ESP in a bundle): verify, update the window,
@@ -133,7 +137,7 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, v
 			verdicts[i] = n.afterESP(b, m)
 		}
 		if verdicts[i] == stats.None {
-			verdicts[i] = decap(b, m)
+			verdicts[i] = decap(b, m, &hdrs[i])
 		}
 		if verdicts[i] == stats.None {
 			m.g[0] = gs.add(m.sa, int(m.size))
@@ -164,28 +168,21 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, sas []*sad.SA, v
 	n.ahOps = n.ahOps[:0]
 }
 
-// parse reads the outer header, finds the SA and queues the packet for AH
-// or ESP verification.
-func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason {
-	l, plen, ok := parseL3(b.Bytes(), true)
-	if !ok {
-		return stats.Malformed
-	}
-	b.SetLen(plen) // drop link-layer padding
-	f := b.Bytes()
-	switch {
-	case l.frag:
+// parse takes the outer header the engine parsed, finds the SA and queues
+// the packet for AH or ESP verification.
+func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, h *hdr.Meta, m *inMeta) stats.Reason {
+	if h.Frag != hdr.FragNone {
 		return stats.Reassembly // the engine reassembles; fragments never reach us whole
-	case l.ver == 4 && l.hlen != ipv4HeaderLen:
-		return stats.IPOptions
 	}
-	m.l, m.outerTOS = l, tos(f)
-	off, proto := l.hlen, sad.Protocol(l.nh)
-	switch l.nh {
+	f := b.Bytes()
+	m.l = l3{ver: h.Ver, nh: h.Flow.Proto, hlen: int(h.L4), nhPos: int(h.NHPos)}
+	m.outerTOS = tos(f)
+	off, proto := m.l.hlen, sad.Protocol(h.Flow.Proto)
+	switch h.Flow.Proto {
 	case protoUDP:
 		// RFC 3948: UDP to port 4500 whose payload does not start with
 		// the zero non-ESP marker (IKE) and is more than a keepalive.
-		if off+udpHeaderLen+espHeaderLen > len(f) || binary.BigEndian.Uint16(f[off+2:]) != portNATT ||
+		if off+udpHeaderLen+espHeaderLen > len(f) || h.Flow.DstPort != portNATT ||
 			binary.BigEndian.Uint32(f[off+udpHeaderLen:]) == 0 {
 			return stats.Malformed
 		}
@@ -207,7 +204,7 @@ func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, m *inMeta) stats.Reason
 	if proto == sad.AH {
 		spi += 4 // after next header, length and reserved
 	}
-	sa := n.lookup(tab, binary.BigEndian.Uint32(f[spi:]), dst(f, l.ver), proto)
+	sa := n.lookup(tab, binary.BigEndian.Uint32(f[spi:]), h.Flow.Dst, proto)
 	if sa == nil || sa.Dead() {
 		return stats.NoSA
 	}
@@ -369,9 +366,9 @@ func strip(b *packet.Buf, l *l3, n int, nh uint8) {
 }
 
 // decap finishes tunnel mode (outer header gone, inner header checked,
-// RFC 6040 ECN combination) and checks the packet against the SA's policy
-// (RFC 4301 §5.2).
-func decap(b *packet.Buf, m *inMeta) stats.Reason {
+// RFC 6040 ECN combination), parses the inner packet into h and checks it
+// against the SA's policy (RFC 4301 §5.2).
+func decap(b *packet.Buf, m *inMeta, h *hdr.Meta) stats.Reason {
 	sa := m.sa
 	if sa.Mode() == sad.Tunnel && m.op < 0 { // AH alone: the outer header is still there
 		if m.l.nh != protoIPv4 && m.l.nh != protoIPv6 {
@@ -380,15 +377,14 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 		b.TrimFront(m.l.hlen)
 	}
 	f := b.Bytes()
-	l, plen, ok := parseL3(f, true)
-	if !ok {
-		return stats.Malformed
+	if r := hdr.Parse(f, h); r != stats.None {
+		return r
 	}
 	if sa.Mode() == sad.Tunnel {
-		if (l.ver == 4) != (m.l.nh == protoIPv4) {
+		if (h.Ver == 4) != (m.l.nh == protoIPv4) {
 			return stats.Malformed
 		}
-		b.SetLen(plen) // TFC padding (RFC 4303 §2.7) ends here
+		b.SetLen(h.Length) // TFC padding (RFC 4303 §2.7) ends here
 		inner := tos(f)
 		ecn, ok := decapECN(m.outerTOS&3, inner&3)
 		if !ok {
@@ -398,11 +394,8 @@ func decap(b *packet.Buf, m *inMeta) stats.Reason {
 			setTOS(f, inner&^3|ecn)
 		}
 	}
-	if sa.HasSelectors() {
-		fl := flow(f, l, plen)
-		if !sa.Permits(&fl) {
-			return stats.PolicyMismatch
-		}
+	if sa.HasSelectors() && !sa.Permits(&h.Flow) {
+		return stats.PolicyMismatch
 	}
 	m.size = uint32(b.Len())
 	return stats.None

@@ -33,7 +33,10 @@
 //   - Inbound, the engine hands Decryptor.Process the IP packets addressed
 //     to this gateway whose protocol is ESP (50) or AH (51), or UDP to port
 //     4500 whose payload is ESP (it punts IKE, marked by four zero bytes,
-//     and drops NAT keepalives itself). The decryptor finds the SA by SPI,
+//     and drops NAT keepalives itself), each with the header it parsed
+//     (package hdr), which the node does not parse again; it hands back
+//     the inner packet's header, parsed once by the node for the policy
+//     check and used by the engine to route. The decryptor finds the SA by SPI,
 //     destination and protocol in the sad.DB snapshot it loads once per
 //     vector, checks the replay window, verifies the ICV and decrypts (one
 //     crypto batch), updates the window, checks padding, strips the IPsec

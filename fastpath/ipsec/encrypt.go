@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
@@ -194,7 +195,7 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 		(sa.Outer() != nil && sa.Outer().Dead()) {
 		return stats.NoSA
 	}
-	l, plen, ok := parseL3(b.Bytes(), false)
+	l, plen, ok := parseL3(b.Bytes())
 	if !ok {
 		return stats.Malformed
 	}
@@ -325,7 +326,7 @@ func (n *Encryptor) layoutAH(b *packet.Buf, sa *sad.SA, seq uint64, m *outMeta, 
 		}
 	} else {
 		var ok bool
-		if l, _, ok = parseL3(f, false); !ok {
+		if l, _, ok = parseL3(f); !ok {
 			return stats.Malformed
 		}
 		nh = l.nh
@@ -466,7 +467,7 @@ func setUDP6Checksum(f []byte, off int) {
 		s += uint32(f[i])<<8 | uint32(f[i+1])
 	}
 	s += uint32(len(u)) + protoUDP
-	c := ^checksum(u) // sum of the datagram, folded
+	c := ^hdr.Checksum(u, 0) // sum of the datagram, folded
 	s += uint32(c)
 	for s > 0xffff {
 		s = s>>16 + s&0xffff

@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 	"ipsecgw/packet"
@@ -228,12 +229,39 @@ func (p *pair) seal(frames ...[]byte) ([]*packet.Buf, []stats.Reason) {
 	return bufs, v
 }
 
-// open runs buffers through B's decryptor.
+// open runs buffers through B's decryptor as the engine hands them over:
+// outer headers parsed and frames cut to the IP packet; a packet hdr.Parse
+// refuses never reaches the node and keeps that verdict.
 func (p *pair) open(bufs []*packet.Buf) ([]*sad.SA, []stats.Reason) {
 	sas := make([]*sad.SA, len(bufs))
 	v := make([]stats.Reason, len(bufs))
-	p.dec.Process(bufs, sas, v)
+	in, hdrs := parseOuter(bufs, v)
+	inSAs, inV := make([]*sad.SA, len(in)), make([]stats.Reason, len(in))
+	p.dec.Process(in, hdrs, inSAs, inV)
+	k := 0
+	for i := range bufs {
+		if v[i] == stats.None {
+			sas[i], v[i] = inSAs[k], inV[k]
+			k++
+		}
+	}
 	return sas, v
+}
+
+// parseOuter parses the outer headers of bufs as the engine does, leaving
+// the verdicts of those it refuses in v, and returns the others with their
+// headers.
+func parseOuter(bufs []*packet.Buf, v []stats.Reason) ([]*packet.Buf, []hdr.Meta) {
+	var in []*packet.Buf
+	var hdrs []hdr.Meta
+	for i, b := range bufs {
+		var h hdr.Meta
+		if v[i] = hdr.Parse(b.Bytes(), &h); v[i] == stats.None {
+			b.SetLen(h.Length)
+			in, hdrs = append(in, b), append(hdrs, h)
+		}
+	}
+	return in, hdrs
 }
 
 // inDrops is what the inbound SA and its bundled AH SA dropped for r.

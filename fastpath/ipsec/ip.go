@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"ipsecgw/spd"
+	"ipsecgw/fastpath/hdr"
 )
 
 // IP protocol numbers and header sizes the nodes use.
@@ -36,37 +36,6 @@ const (
 	maxExt6     = 8
 )
 
-// checksum is the Internet checksum (RFC 1071) of b, summed 32 bits at a
-// time (the ones' complement sum folds the same way from any word size).
-func checksum(b []byte) uint16 {
-	var s uint64
-	for ; len(b) >= 8; b = b[8:] {
-		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
-	}
-	if len(b) >= 4 {
-		s += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		s += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint64(b[0]) << 8
-	}
-	s = s>>32 + s&0xffffffff
-	s = s>>16 + s&0xffff
-	s = s>>16 + s&0xffff
-	s = s>>16 + s&0xffff
-	return ^uint16(s)
-}
-
-// setIPv4Checksum recomputes the header checksum of the IPv4 header h.
-func setIPv4Checksum(h []byte) {
-	h[10], h[11] = 0, 0
-	binary.BigEndian.PutUint16(h[10:], checksum(h))
-}
-
 // tos is the IPv4 TOS byte or IPv6 traffic class of an IP header: DSCP in
 // the high six bits, ECN in the low two.
 func tos(h []byte) uint8 {
@@ -81,7 +50,7 @@ func tos(h []byte) uint8 {
 func setTOS(h []byte, v uint8) {
 	if h[0]>>4 == 4 {
 		h[1] = v
-		setIPv4Checksum(h[:ipv4HeaderLen+int(h[0]&0x0f-5)*4])
+		hdr.SetIPv4Checksum(h[:ipv4HeaderLen+int(h[0]&0x0f-5)*4])
 		return
 	}
 	h[0] = h[0]&0xf0 | v>>4
@@ -122,13 +91,12 @@ type l3 struct {
 }
 
 // parseL3 checks an IP packet's fixed header against the frame (trimming
-// nothing) and finds where the payload the IPsec header goes in front of (or
-// is found at) begins: after the IPv4 header, or after the IPv6 hop-by-hop,
-// routing and fragment headers and destination options that precede a
-// routing header (RFC 4303 §3.1.1). Received packets may carry destination
-// options before the IPsec header too: allOpts walks past them. It returns
-// the packet length the header declares; ok is false for a malformed header.
-func parseL3(f []byte, allOpts bool) (l l3, plen int, ok bool) {
+// nothing) and finds where the payload the IPsec header goes in front of
+// begins: after the IPv4 header, or after the IPv6 hop-by-hop, routing and
+// fragment headers and destination options that precede a routing header
+// (RFC 4303 §3.1.1). It returns the packet length the header declares; ok
+// is false for a malformed header.
+func parseL3(f []byte) (l l3, plen int, ok bool) {
 	if len(f) < 1 {
 		return l, 0, false
 	}
@@ -171,7 +139,7 @@ func parseL3(f []byte, allOpts bool) (l l3, plen int, ok bool) {
 			} else {
 				n = (int(f[l.hlen+1]) + 1) * 8
 			}
-			if l.nh == ext6DestOpts && !allOpts && f[l.hlen] != ext6Routing {
+			if l.nh == ext6DestOpts && f[l.hlen] != ext6Routing {
 				return l, plen, true // options for the final destination: inside IPsec
 			}
 			if l.hlen+n > plen {
@@ -198,56 +166,10 @@ func dst(f []byte, ver uint8) netip.Addr {
 func setLength(f []byte, l *l3, n int) {
 	if l.ver == 4 {
 		binary.BigEndian.PutUint16(f[2:], uint16(n))
-		setIPv4Checksum(f[:l.hlen])
+		hdr.SetIPv4Checksum(f[:l.hlen])
 		return
 	}
 	binary.BigEndian.PutUint16(f[4:], uint16(n-ipv6HeaderLen))
-}
-
-// flow extracts the 5-tuple of an inner IP packet of plen bytes, parsed
-// by parseL3 with allOpts, for the policy check. Non-initial fragments
-// carry no ports and get zeros.
-func flow(f []byte, l l3, plen int) (fl spd.Flow) {
-	if l.ver == 4 {
-		fl.Src = netip.AddrFrom4([4]byte(f[12:16]))
-		fl.Dst = netip.AddrFrom4([4]byte(f[16:20]))
-		fl.Proto = l.nh
-		if binary.BigEndian.Uint16(f[6:])&0x1fff != 0 {
-			return fl
-		}
-	} else {
-		fl.Src = netip.AddrFrom16([16]byte(f[8:24]))
-		fl.Dst = netip.AddrFrom16([16]byte(f[24:40]))
-		fl.Proto = l.nh
-		if l.frag && fragOffset6(f, plen) != 0 {
-			return fl
-		}
-	}
-	if (fl.Proto == protoTCP || fl.Proto == protoUDP) && l.hlen+4 <= plen {
-		fl.SrcPort = binary.BigEndian.Uint16(f[l.hlen:])
-		fl.DstPort = binary.BigEndian.Uint16(f[l.hlen+2:])
-	}
-	return fl
-}
-
-// fragOffset6 finds the fragment header of an IPv6 packet and returns its
-// fragment offset.
-func fragOffset6(f []byte, plen int) int {
-	nh, off := f[6], ipv6HeaderLen
-	for range maxExt6 {
-		if off+8 > plen {
-			return 0
-		}
-		switch nh {
-		case ext6Fragment:
-			return int(binary.BigEndian.Uint16(f[off+2:]) >> 3)
-		case ext6HopByHop, ext6Routing, ext6DestOpts:
-			nh, off = f[off], off+(int(f[off+1])+1)*8
-		default:
-			return 0
-		}
-	}
-	return 0
 }
 
 // flowLabel derives an IPv6 flow label for a tunnel from the inner

@@ -15,6 +15,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"ipsecgw/crypto"
+	"ipsecgw/fastpath/hdr"
 	"ipsecgw/fastpath/sad"
 	"ipsecgw/fastpath/stats"
 )
@@ -39,7 +40,7 @@ func checkOuter(t *testing.T, p *pair, pkt []byte, seq uint32) {
 	var src, dst netip.Addr
 	if ip4, ok := d.Layers()[0].(*layers.IPv4); ok {
 		src, dst = netip.AddrFrom4([4]byte(ip4.SrcIP.To4())), netip.AddrFrom4([4]byte(ip4.DstIP.To4()))
-		if checksum(pkt[:20]) != 0 {
+		if hdr.Checksum(pkt[:20], 0) != 0 {
 			t.Fatal("outer IPv4 checksum wrong")
 		}
 		if int(ip4.Length) != len(pkt) {
@@ -226,7 +227,7 @@ func TestTamper(t *testing.T) {
 			ok := bytes.Clone(pkt)
 			if p.a.Is4() {
 				ok[8]--
-				setIPv4Checksum(ok[:20])
+				hdr.SetIPv4Checksum(ok[:20])
 			} else {
 				ok[7]--
 			}
@@ -270,7 +271,7 @@ func TestTruncation(t *testing.T) {
 // fixLength rewrites an IP packet's length field (and UDP's for NAT-T) to
 // match a truncated packet.
 func fixLength(f []byte) []byte {
-	l, _, _ := parseL3(append(bytes.Clone(f), make([]byte, 2048)...), true)
+	l, _, _ := parseL3(append(bytes.Clone(f), make([]byte, 2048)...))
 	setLength(f, &l, len(f))
 	if l.nh == protoUDP && len(f) >= l.hlen+8 {
 		binary.BigEndian.PutUint16(f[l.hlen+4:], uint16(len(f)-l.hlen))
@@ -605,7 +606,7 @@ func TestECNDecap(t *testing.T) {
 				pkt[1] = pkt[1]&^0x30 | c.outer<<4
 			} else {
 				pkt[1] = pkt[1]&^3 | c.outer
-				setIPv4Checksum(pkt[:20])
+				hdr.SetIPv4Checksum(pkt[:20])
 			}
 			got, _, r := p.openOne(pkt)
 			if c.drop {
