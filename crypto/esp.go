@@ -216,6 +216,13 @@ type Op struct {
 	OK    bool
 }
 
+// Set fills in op for a packet of sa, field by field: a batch is
+// assembled in a hot loop, where a composite literal built on the stack
+// and copied in wide loads stalls on its own narrow stores.
+func (op *Op) Set(sa *ESP, pkt []byte, seqHi uint32) {
+	op.SA, op.Pkt, op.SeqHi, op.OK = sa, pkt, seqHi, false
+}
+
 // SealBatch protects every packet of ops, which may belong to different SAs.
 // It allocates nothing.
 func SealBatch(ops []Op) { sealBatch(ops, true) }

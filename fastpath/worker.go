@@ -284,8 +284,11 @@ func (w *Worker) ethernetInput(b *packet.Buf, iface int) {
 		return
 	}
 	b.TrimFront(e.hdrLen)
-	var m hdr.Meta
-	if r := hdr.Parse(b.Bytes(), &m); r != stats.None {
+	// The header is parsed into the decrypt vector's next slot, so IPsec
+	// joins the vector without its header being copied (toDecrypt); for
+	// any other packet the slot is scratch.
+	m := &w.decHdrs[:len(w.decHdrs)+1][len(w.decHdrs)]
+	if r := hdr.Parse(b.Bytes(), m); r != stats.None {
 		w.drop(b, iface, r)
 		return
 	}
@@ -295,7 +298,7 @@ func (w *Worker) ethernetInput(b *packet.Buf, iface int) {
 	}
 	b.SetLen(m.Length) // drop Ethernet padding
 	w.c.RxPackets++
-	w.ipInput(b, &m, iface, fromWire)
+	w.ipInput(b, m, iface, fromWire)
 }
 
 // ipInput dispatches an IP packet: to the gateway itself, or forward.
@@ -416,9 +419,15 @@ func (w *Worker) localInput(b *packet.Buf, m *hdr.Meta, inIf int, o origin) {
 	w.puntPacket(PuntLocal, b, m, inIf)
 }
 
+// toDecrypt queues an IPsec packet for the decrypt node with its header
+// (in place when ethernetInput parsed it into the vector's next slot).
 func (w *Worker) toDecrypt(b *packet.Buf, m *hdr.Meta) {
+	k := len(w.decHdrs)
 	w.decPkts = append(w.decPkts, b)
-	w.decHdrs = append(w.decHdrs, *m)
+	w.decHdrs = w.decHdrs[:k+1]
+	if h := &w.decHdrs[k]; h != m {
+		*h = *m // reassembled: parsed elsewhere
+	}
 	if len(w.decPkts) == cap(w.decPkts) {
 		w.runDecrypt()
 	}
@@ -619,7 +628,9 @@ func (w *Worker) writeEthernet(b *packet.Buf, h hop, inIf int) {
 			w.drop(b, inIf, stats.NoNeighbor)
 			return
 		}
-		w.lastHop, w.lastMAC, w.lastNB = h, mac, w.nb
+		// Field by field: copying h whole reads the caller's fresh
+		// narrow stores with wide loads (a store-forwarding stall).
+		w.lastHop.iface, w.lastHop.nh, w.lastMAC, w.lastNB = h.iface, h.nh, mac, w.nb
 	}
 	ifc := &w.t.Interfaces[h.iface]
 	et := uint16(etherTypeIPv4)

@@ -61,6 +61,14 @@ type inMeta struct {
 	size     uint32 // cleartext length, for lifetimes and counters
 }
 
+// reset clears m for a new packet field by field (a composite literal
+// is copied in wide loads that stall on its narrow stores).
+func (m *inMeta) reset() {
+	m.cur, m.sa, m.ah = nil, nil, nil
+	m.op, m.aop, m.g = -1, -1, [2]int16{-1, -1}
+	m.udp, m.ahLen, m.size = 0, 0, 0
+}
+
 // NewDecryptor returns the decrypt node of worker (its index in the SAs'
 // counters), looking SAs up in db, for vectors of up to vector packets;
 // Process splits longer ones.
@@ -110,7 +118,7 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, hdrs []hdr.Meta,
 	// packets the ESP batch.
 	for i, b := range pkts {
 		m := &meta[i]
-		*m = inMeta{op: -1, aop: -1, g: [2]int16{-1, -1}}
+		m.reset()
 		sas[i] = nil
 		verdicts[i] = n.parse(tab, b, &hdrs[i], m)
 	}
@@ -171,12 +179,12 @@ func (n *Decryptor) process(tab *sad.Table, pkts []*packet.Buf, hdrs []hdr.Meta,
 // parse takes the outer header the engine parsed, finds the SA and queues
 // the packet for AH or ESP verification.
 func (n *Decryptor) parse(tab *sad.Table, b *packet.Buf, h *hdr.Meta, m *inMeta) stats.Reason {
+	f := b.Bytes()
+	m.l.ver, m.l.nh, m.l.hlen, m.l.nhPos = h.Ver, h.Flow.Proto, int(h.L4), int(h.NHPos)
+	m.outerTOS = tos(f)
 	if h.Frag != hdr.FragNone {
 		return stats.Reassembly // the engine reassembles; fragments never reach us whole
 	}
-	f := b.Bytes()
-	m.l = l3{ver: h.Ver, nh: h.Flow.Proto, hlen: int(h.L4), nhPos: int(h.NHPos)}
-	m.outerTOS = tos(f)
 	off, proto := m.l.hlen, sad.Protocol(h.Flow.Proto)
 	switch h.Flow.Proto {
 	case protoUDP:
@@ -245,7 +253,8 @@ func (n *Decryptor) queueESP(b *packet.Buf, sa *sad.SA, m *inMeta) stats.Reason 
 	}
 	m.sa, m.seq = sa, seq
 	m.op = int16(len(n.ops))
-	n.ops = append(n.ops, crypto.Op{SA: esp, Pkt: pkt, SeqHi: uint32(seq >> 32)})
+	n.ops = n.ops[:len(n.ops)+1]
+	n.ops[m.op].Set(esp, pkt, uint32(seq>>32))
 	return stats.None
 }
 

@@ -287,7 +287,8 @@ func (n *Encryptor) layoutESP(b *packet.Buf, sa *sad.SA, seq uint64, m *outMeta,
 		setLength(f, &m.l, len(f))
 	}
 	m.op = int16(len(*ops))
-	*ops = append(*ops, crypto.Op{SA: esp, Pkt: f[p:], SeqHi: uint32(seq >> 32)})
+	*ops = (*ops)[:len(*ops)+1]
+	(*ops)[len(*ops)-1].Set(esp, f[p:], uint32(seq>>32))
 	return stats.None
 }
 
