@@ -21,6 +21,26 @@ func MACFrom(hw net.HardwareAddr) (m MAC, ok bool) {
 
 func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
 
+// macWord is a MAC in the low 48 bits of a word, first byte lowest: what
+// the per-packet path loads, compares and stores (a 6-byte array goes
+// through the stack in pieces that stall a wide reload).
+type macWord uint64
+
+func wordOf(m MAC) macWord {
+	return macWord(binary.LittleEndian.Uint32(m[0:4])) | macWord(binary.LittleEndian.Uint16(m[4:6]))<<32
+}
+
+// put writes the MAC into b[0:6].
+func (w macWord) put(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:4], uint32(w))
+	binary.LittleEndian.PutUint16(b[4:6], uint16(w>>32))
+}
+
+func (w macWord) mac() (m MAC) {
+	w.put(m[:])
+	return m
+}
+
 // Neighbor is one resolved next hop: on an interface, an IP address and the
 // MAC address to send to.
 type Neighbor struct {
@@ -54,7 +74,7 @@ type Neighbors struct {
 // bit 63 set).
 type neighSlot struct {
 	key uint64
-	mac MAC
+	mac macWord
 }
 
 func key4Neigh(iface int, a [4]byte) uint64 {
@@ -88,7 +108,7 @@ func (t *Neighbors) index() *Neighbors {
 		for t.v4[i].key != 0 {
 			i = (i + 1) & t.v4Mask
 		}
-		t.v4[i] = neighSlot{key, m}
+		t.v4[i] = neighSlot{key, wordOf(m)}
 	}
 	return t
 }
@@ -121,6 +141,11 @@ func (t *Neighbors) With(add, del []Neighbor) *Neighbors {
 
 // Lookup returns the MAC of addr on interface iface.
 func (t *Neighbors) Lookup(iface int, addr netip.Addr) (MAC, bool) {
+	w, ok := t.lookup(iface, addr)
+	return w.mac(), ok
+}
+
+func (t *Neighbors) lookup(iface int, addr netip.Addr) (macWord, bool) {
 	if addr.Is4() {
 		key := key4Neigh(iface, addr.As4())
 		for i := t.slot4(key); ; i = (i + 1) & t.v4Mask {
@@ -128,12 +153,12 @@ func (t *Neighbors) Lookup(iface int, addr netip.Addr) (MAC, bool) {
 			case key:
 				return t.v4[i].mac, true
 			case 0:
-				return MAC{}, false
+				return 0, false
 			}
 		}
 	}
 	m, ok := t.m[neighKey{iface, addr}]
-	return m, ok
+	return wordOf(m), ok
 }
 
 // Len is the number of entries.

@@ -115,7 +115,7 @@ type Worker struct {
 	// one neighbour table) and an SA's route to its peer (valid for one
 	// Tables).
 	lastHop   hop
-	lastMAC   MAC
+	lastMAC   macWord
 	lastNB    *Neighbors
 	lastSA    *sad.SA
 	lastSAT   *Tables
@@ -623,7 +623,7 @@ func (w *Worker) writeEthernet(b *packet.Buf, h hop, inIf int) {
 	}
 	mac, ok := w.lastMAC, h == w.lastHop && w.nb == w.lastNB
 	if !ok {
-		if mac, ok = w.nb.Lookup(h.iface, h.nh); !ok {
+		if mac, ok = w.nb.lookup(h.iface, h.nh); !ok {
 			w.neighborMiss(h)
 			w.drop(b, inIf, stats.NoNeighbor)
 			return
@@ -646,7 +646,7 @@ func (w *Worker) writeEthernet(b *packet.Buf, h hop, inIf int) {
 		w.drop(b, inIf, stats.NoBuffer)
 		return
 	}
-	copy(e[0:6], mac[:])
+	mac.put(e[0:6])
 	copy(e[6:12], ifc.MAC[:])
 	if ifc.VLAN != 0 {
 		binary.BigEndian.PutUint16(e[12:14], etherTypeVLAN)

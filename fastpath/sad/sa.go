@@ -244,10 +244,8 @@ type SA struct {
 	tmpl    [40]byte
 	tmplSum uint32
 
-	// inSels are the selectors turned around for inbound packets
-	// (sources and destinations swapped), so the per-packet policy
-	// check matches the packet's flow as it is.
-	inSels []spd.Selector
+	// The inbound policy (policy.go).
+	in inPolicy
 
 	// Bundles (AH+ESP transform sets): the ESP SA is inner, the AH SA
 	// outer. Set by Bundle before installation.
@@ -290,10 +288,7 @@ func New(cfg Config, workers int) (*SA, error) {
 	sa.cfg.CipherKey, sa.cfg.IntegKey = nil, nil
 	sa.cfg.Selectors = append([]spd.Selector(nil), cfg.Selectors...)
 	if cfg.Direction == Inbound {
-		for _, sel := range cfg.Selectors {
-			sel.Src, sel.Dst, sel.SrcPorts, sel.DstPorts = sel.Dst, sel.Src, sel.DstPorts, sel.SrcPorts
-			sa.inSels = append(sa.inSels, sel)
-		}
+		sa.in = newInPolicy(cfg.Selectors)
 	}
 	if sa.created.IsZero() {
 		sa.created = time.Now()
@@ -478,26 +473,6 @@ type TunnelHeader struct {
 
 // TunnelHeader returns the outer-header settings, defaults applied.
 func (sa *SA) TunnelHeader() TunnelHeader { return sa.hdr }
-
-// HasSelectors reports whether the SA carries selectors: without them it
-// protects any traffic and Permits needs no flow.
-func (sa *SA) HasSelectors() bool { return len(sa.cfg.Selectors) != 0 }
-
-// Permits reports whether an inbound SA's policy admits a decapsulated
-// packet with flow f (RFC 4301 §5.2): whether one of the selectors, which
-// are written in the outbound direction, covers f reversed. An SA without
-// selectors admits anything.
-func (sa *SA) Permits(f *spd.Flow) bool {
-	if len(sa.inSels) == 0 {
-		return true
-	}
-	for i := range sa.inSels {
-		if sa.inSels[i].Match(f) {
-			return true
-		}
-	}
-	return false
-}
 
 // HeaderTemplate is the tunnel header with its fixed fields filled in: 20
 // bytes of IPv4 (version and length, TTL, addresses; sum is their checksum
