@@ -304,7 +304,7 @@ func (w *Worker) ethernetInput(b *packet.Buf, iface int) {
 // ipInput dispatches an IP packet: to the gateway itself, or forward.
 func (w *Worker) ipInput(b *packet.Buf, m *hdr.Meta, inIf int, o origin) {
 	rt := w.lastRoute
-	if m.Flow.Dst != w.lastDst || w.t != w.lastRT {
+	if o != fromWire || m.Flow.Dst != w.lastDst || w.t != w.lastRT {
 		rt = w.t.FIB.Lookup(m.Flow.Dst)
 		if o == fromWire {
 			w.lastDst, w.lastRoute, w.lastRT = m.Flow.Dst, rt, w.t

@@ -83,11 +83,14 @@ func parseIPv4(p []byte, m *Meta) stats.Reason {
 	if total < ihl || total > len(p) || ihl > len(p) {
 		return stats.Malformed
 	}
-	if !IPv4HeaderOK(p[:ihl]) {
-		return stats.Malformed
-	}
 	if ihl != IPv4HeaderLen {
+		if !IPv4HeaderOK(p[:ihl]) {
+			return stats.Malformed
+		}
 		return stats.IPOptions
+	}
+	if !ipv4HeaderOK20((*[IPv4HeaderLen]byte)(p)) {
+		return stats.Malformed
 	}
 	// Field by field: a composite literal is built on the stack and
 	// copied in 16-byte loads that straddle its narrow stores, stalling
