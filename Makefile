@@ -8,7 +8,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-short bench bench-netns demo lint fuzz clean help
+.PHONY: all build test test-short bench bench-netns pgo demo lint fuzz clean help
 
 all: build
 
@@ -23,6 +23,10 @@ test-short: ## unit tests only
 
 bench: ## micro-benchmarks of crypto, policy lookups and the fast path
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+pgo: ## refresh cmd/ipsecgw/default.pgo, the fast path's CPU profile that builds of ipsecgw are optimised with (PGO)
+	$(GO) test -pgo=off -run '^$$' -bench Gateway -benchtime 3000000x -o bin/bench.test -cpuprofile cmd/ipsecgw/default.pgo ./bench
+	rm -f bin/bench.test
 
 bench-netns: build ## host-to-host throughput through ipsecgw, strongSwan and wireguard-go (root)
 	./bench/netns.sh

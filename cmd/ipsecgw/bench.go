@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ func newBenchCmd() *cobra.Command {
 	var transforms, sizes, directions, workers []string
 	var duration time.Duration
 	var asJSON bool
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the fast path: packets per second per transform, size and direction",
@@ -51,6 +53,13 @@ packet), as DPDK and RFC 2544 tools count them; imix is 7:4:1 of 64, 576 and
 			if err != nil {
 				return misuse{fmt.Errorf("%w\nSee 'ipsecgw bench --help'.", err)}
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return userErrorf("%v", err)
+				}
+				defer stop()
+			}
 			return runBench(c.OutOrStdout(), c.ErrOrStderr(), specs, asJSON)
 		},
 	}
@@ -61,7 +70,24 @@ packet), as DPDK and RFC 2544 tools count them; imix is 7:4:1 of 64, 576 and
 	f.StringSliceVar(&directions, "direction", defaultDirections, "encap (cleartext in, ESP out) and/or decap (ESP in, cleartext out)")
 	f.DurationVar(&duration, "duration", time.Second, "measuring time per result (the bound takes as long again)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file, for go tool pprof")
 	return c
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // benchSpecs expands the flags into the list of measurements, checking

@@ -51,3 +51,15 @@ func TestIsTerminal(t *testing.T) {
 		t.Fatal("a file or a buffer taken for a terminal")
 	}
 }
+
+// TestBenchCPUProfile: --cpuprofile leaves a gzipped pprof profile.
+func TestBenchCPUProfile(t *testing.T) {
+	path := t.TempDir() + "/cpu.pprof"
+	if code, out := run("bench", "--transform", "esp-gcm 128", "--size", "64", "--direction", "decap", "--duration", "50ms", "--json", "--cpuprofile", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	p, err := os.ReadFile(path)
+	if err != nil || len(p) < 2 || p[0] != 0x1f || p[1] != 0x8b {
+		t.Fatalf("profile %d bytes, %v", len(p), err)
+	}
+}
