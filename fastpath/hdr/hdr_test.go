@@ -5,73 +5,11 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"ipsecgw/fastpath/internal/pkttest"
 	"ipsecgw/fastpath/stats"
 )
-
-// packetOpts describes a test packet; zero values are UDP 40000 → 5001,
-// TTL 64.
-type packetOpts struct {
-	proto        layers.IPProtocol
-	sport, dport uint16
-	ttl          uint8
-	df, options  bool
-	payload      int
-}
-
-// buildIP serializes an IP packet from src to dst with gopacket (an
-// independent encoder), padded to Ethernet's minimum payload of 46 bytes.
-func buildIP(t testing.TB, src, dst string, o packetOpts) []byte {
-	t.Helper()
-	s, d := netip.MustParseAddr(src), netip.MustParseAddr(dst)
-	if o.ttl == 0 {
-		o.ttl = 64
-	}
-	if o.proto == 0 {
-		o.proto = layers.IPProtocolUDP
-	}
-	if o.sport == 0 {
-		o.sport = 40000
-	}
-	if o.dport == 0 {
-		o.dport = 5001
-	}
-	var nl gopacket.NetworkLayer
-	var ls []gopacket.SerializableLayer
-	if s.Is4() {
-		ip := &layers.IPv4{Version: 4, TTL: o.ttl, Protocol: o.proto, SrcIP: s.AsSlice(), DstIP: d.AsSlice(), Id: 7}
-		if o.df {
-			ip.Flags = layers.IPv4DontFragment
-		}
-		if o.options {
-			ip.Options = []layers.IPv4Option{{OptionType: 1}, {OptionType: 1}, {OptionType: 1}, {OptionType: 0}}
-		}
-		nl = ip
-	} else {
-		nl = &layers.IPv6{Version: 6, HopLimit: o.ttl, NextHeader: o.proto, SrcIP: s.AsSlice(), DstIP: d.AsSlice()}
-	}
-	ls = append(ls, nl.(gopacket.SerializableLayer))
-	switch o.proto {
-	case layers.IPProtocolUDP:
-		u := &layers.UDP{SrcPort: layers.UDPPort(o.sport), DstPort: layers.UDPPort(o.dport)}
-		u.SetNetworkLayerForChecksum(nl)
-		ls = append(ls, u)
-	case layers.IPProtocolTCP:
-		tc := &layers.TCP{SrcPort: layers.TCPPort(o.sport), DstPort: layers.TCPPort(o.dport), SYN: true, Window: 1000}
-		tc.SetNetworkLayerForChecksum(nl)
-		ls = append(ls, tc)
-	}
-	ls = append(ls, gopacket.Payload(make([]byte, o.payload)))
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	// Padded as an Ethernet payload is: parsing must not take the
-	// padding for packet.
-	return append(buf.Bytes(), make([]byte, max(0, 46-len(buf.Bytes())))...)
-}
 
 // setFragment makes the IPv4 packet q a fragment at offset off8 (in
 // 8-byte units) with the more-fragments flag mf.
@@ -86,7 +24,7 @@ func setFragment(q []byte, off8 int, mf bool) {
 }
 
 func TestParseIPv4(t *testing.T) {
-	p := buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{sport: 1234, dport: 80, proto: layers.IPProtocolTCP, df: true, ttl: 9})
+	p := pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{SrcPort: 1234, DstPort: 80, Proto: layers.IPProtocolTCP, DF: true, TTL: 9})
 	var m Meta
 	if r := Parse(p, &m); r != stats.None {
 		t.Fatal(r)
@@ -98,14 +36,14 @@ func TestParseIPv4(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", m, want)
 	}
 	// Link-layer padding behind a short packet is not part of it.
-	padded := append(buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{}), make([]byte, 20)...)
+	padded := append(pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{}), make([]byte, 20)...)
 	if r := Parse(padded, &m); r != stats.None || m.Length != 28 {
 		t.Fatalf("padded: %v length %d", r, m.Length)
 	}
 }
 
 func TestParseIPv4Errors(t *testing.T) {
-	good := buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{})
+	good := pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{})
 	mod := func(f func(p []byte) []byte) []byte {
 		p := append([]byte(nil), good...)
 		return f(p)
@@ -119,7 +57,7 @@ func TestParseIPv4Errors(t *testing.T) {
 		pkt  []byte
 		want stats.Reason
 	}{
-		{"options", buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{options: true}), stats.IPOptions},
+		{"options", pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{IPOptions: true}), stats.IPOptions},
 		{"bad checksum", mod(func(p []byte) []byte { p[10] ^= 1; return p }), stats.Malformed},
 		{"truncated header", good[:19], stats.Malformed},
 		{"total length beyond frame", mod(func(p []byte) []byte { binary.BigEndian.PutUint16(p[2:], 200); return fixSum(p) }), stats.Malformed},
@@ -139,7 +77,7 @@ func TestParseIPv4Errors(t *testing.T) {
 }
 
 func TestParseFragments(t *testing.T) {
-	p := buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{payload: 100})
+	p := pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{Payload: make([]byte, 100)})
 	setFrag := func(off8 int, mf bool) []byte {
 		q := append([]byte(nil), p...)
 		setFragment(q, off8, mf)
@@ -161,7 +99,7 @@ func TestParseFragments(t *testing.T) {
 }
 
 func TestParseIPv6(t *testing.T) {
-	p := buildIP(t, "2001:db8:1::1", "2001:db8:2::1", packetOpts{sport: 4500, dport: 4500, ttl: 3})
+	p := pkttest.IP(t, "2001:db8:1::1", "2001:db8:2::1", pkttest.Options{SrcPort: 4500, DstPort: 4500, TTL: 3})
 	var m Meta
 	if r := Parse(p, &m); r != stats.None {
 		t.Fatal(r)
@@ -200,13 +138,13 @@ func TestParseIPv6(t *testing.T) {
 
 func TestDecTTL(t *testing.T) {
 	for _, ttl := range []uint8{255, 64, 2, 1} {
-		p := buildIP(t, "10.1.0.1", "10.2.0.1", packetOpts{ttl: ttl})
+		p := pkttest.IP(t, "10.1.0.1", "10.2.0.1", pkttest.Options{TTL: ttl})
 		DecTTL(p, 4)
 		if p[8] != ttl-1 || Checksum(p[:20], 0) != 0 {
 			t.Errorf("TTL %d: now %d, checksum verifies %v", ttl, p[8], Checksum(p[:20], 0) == 0)
 		}
 	}
-	p := buildIP(t, "2001:db8::1", "2001:db8::2", packetOpts{ttl: 5})
+	p := pkttest.IP(t, "2001:db8::1", "2001:db8::2", pkttest.Options{TTL: 5})
 	DecTTL(p, 6)
 	if p[7] != 4 {
 		t.Errorf("hop limit %d", p[7])
@@ -257,9 +195,9 @@ func TestIPv4HeaderOK(t *testing.T) {
 // FuzzParse: any bytes are parsed or dropped with a reason, never a
 // panic, and what parses stays inside the packet it describes.
 func FuzzParse(f *testing.F) {
-	f.Add(buildIP(f, "10.1.0.1", "10.2.0.1", packetOpts{}))
-	f.Add(buildIP(f, "10.1.0.1", "10.2.0.1", packetOpts{proto: layers.IPProtocolTCP, options: true}))
-	f.Add(buildIP(f, "2001:db8:1::1", "2001:db8:2::1", packetOpts{}))
+	f.Add(pkttest.IP(f, "10.1.0.1", "10.2.0.1", pkttest.Options{}))
+	f.Add(pkttest.IP(f, "10.1.0.1", "10.2.0.1", pkttest.Options{Proto: layers.IPProtocolTCP, IPOptions: true}))
+	f.Add(pkttest.IP(f, "2001:db8:1::1", "2001:db8:2::1", pkttest.Options{}))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var m Meta
 		if Parse(p, &m) != stats.None {
