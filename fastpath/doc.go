@@ -17,7 +17,9 @@
 //	ip-input         IPv4 header checked (version, lengths, checksum;
 //	                 options dropped as ip_options, as IOS's IPsec does),
 //	                 IPv6 extension headers walked to the upper layer;
-//	                 the 5-tuple read
+//	                 the 5-tuple read (package hdr, into the decrypt
+//	                 vector's next header slot: the header travels with
+//	                 the packet and is not parsed again)
 //	unprotected      cleartext arriving on an interface with a crypto map
 //	                 whose reversed flow a permit line covers is dropped
 //	                 (the guide: it should have arrived protected)
@@ -31,9 +33,10 @@
 //	                 NAT-T keepalives counted and dropped; anything else
 //	                 punted as local traffic
 //	decrypt          fastpath/ipsec's Decryptor over the vector: SA by
-//	                 SPI, anti-replay, ICV, decryption, the SA's selectors;
-//	                 inner packets go back to ip-input (no unprotected
-//	                 check: they were protected)
+//	                 SPI, anti-replay, ICV, decryption, inner header
+//	                 parsed (hdr) and checked against the SA's selectors;
+//	                 inner packets go on to ip-lookup with that header (no
+//	                 unprotected check: they were protected)
 //	forward          TTL or hop limit (ICMP time exceeded), then the output
 //	                 interface's crypto map: SPD lookup (spd.Table behind a
 //	                 per-worker spd.Cache, behind the last answer for
