@@ -363,7 +363,11 @@ func (w *Worker) spdLookup(t *spd.Table, f *spd.Flow) int {
 	} else {
 		w.c.SPDCacheMiss++
 	}
-	w.lastSPD, w.lastFlow, w.lastSPDRule = t, *f, r
+	// Field by field: the flow was just written by the parser in narrow
+	// stores, which a whole-struct copy would reload with wide loads.
+	w.lastSPD, w.lastSPDRule = t, r
+	w.lastFlow.Src, w.lastFlow.Dst = f.Src, f.Dst
+	w.lastFlow.Proto, w.lastFlow.SrcPort, w.lastFlow.DstPort = f.Proto, f.SrcPort, f.DstPort
 	return r
 }
 

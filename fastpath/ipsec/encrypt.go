@@ -195,7 +195,8 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 		(sa.Outer() != nil && sa.Outer().Dead()) {
 		return stats.NoSA
 	}
-	l, plen, ok := parseL3(b.Bytes())
+	l := &m.l
+	plen, ok := parseL3(b.Bytes(), l)
 	if !ok {
 		return stats.Malformed
 	}
@@ -209,7 +210,6 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 			return stats.IPOptions
 		}
 	}
-	m.l = l
 	m.size = uint32(plen)
 	m.g[0] = n.gs.add(sa, plen)
 	if sa.Outer() != nil {
@@ -327,7 +327,7 @@ func (n *Encryptor) layoutAH(b *packet.Buf, sa *sad.SA, seq uint64, m *outMeta, 
 		}
 	} else {
 		var ok bool
-		if l, _, ok = parseL3(f); !ok {
+		if _, ok = parseL3(f, &l); !ok {
 			return stats.Malformed
 		}
 		nh = l.nh

@@ -88,7 +88,8 @@ func FuzzEncrypt(f *testing.F) {
 		if v[0] != stats.None {
 			return
 		}
-		_, plen, _ := parseL3(frame)
+		var l l3
+		plen, _ := parseL3(frame, &l)
 		want := frame[:plen]
 		sealed := bytes.Clone(bufs[0].Bytes())
 		got, sa, r := p.openOne(sealed)

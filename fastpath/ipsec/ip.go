@@ -94,44 +94,44 @@ type l3 struct {
 // nothing) and finds where the payload the IPsec header goes in front of
 // begins: after the IPv4 header, or after the IPv6 hop-by-hop, routing and
 // fragment headers and destination options that precede a routing header
-// (RFC 4303 §3.1.1). It returns the packet length the header declares; ok
-// is false for a malformed header.
-func parseL3(f []byte) (l l3, plen int, ok bool) {
+// (RFC 4303 §3.1.1). It fills l in place (a returned struct copied whole
+// stalls on its own narrow stores) and returns the packet length the header
+// declares; ok is false for a malformed header, l then undefined.
+func parseL3(f []byte, l *l3) (plen int, ok bool) {
 	if len(f) < 1 {
-		return l, 0, false
+		return 0, false
 	}
 	switch f[0] >> 4 {
 	case 4:
 		if len(f) < ipv4HeaderLen {
-			return l, 0, false
+			return 0, false
 		}
 		l.ver = 4
 		l.hlen = int(f[0]&0x0f) * 4
 		plen = int(binary.BigEndian.Uint16(f[2:]))
 		if l.hlen < ipv4HeaderLen || plen < l.hlen || plen > len(f) {
-			return l, 0, false
+			return 0, false
 		}
 		l.nhPos, l.nh = 9, f[9]
 		l.frag = binary.BigEndian.Uint16(f[6:])&0x3fff != 0
-		return l, plen, true
+		return plen, true
 	case 6:
 		if len(f) < ipv6HeaderLen {
-			return l, 0, false
+			return 0, false
 		}
-		l.ver = 6
 		plen = ipv6HeaderLen + int(binary.BigEndian.Uint16(f[4:]))
 		if plen > len(f) {
-			return l, 0, false
+			return 0, false
 		}
-		l.hlen, l.nhPos, l.nh = ipv6HeaderLen, 6, f[6]
+		l.ver, l.frag, l.hlen, l.nhPos, l.nh = 6, false, ipv6HeaderLen, 6, f[6]
 		for range maxExt6 {
 			switch l.nh {
 			case ext6HopByHop, ext6Routing, ext6Fragment, ext6DestOpts:
 			default:
-				return l, plen, true
+				return plen, true
 			}
 			if l.hlen+8 > plen {
-				return l, 0, false
+				return 0, false
 			}
 			n := 8
 			if l.nh == ext6Fragment {
@@ -140,17 +140,17 @@ func parseL3(f []byte) (l l3, plen int, ok bool) {
 				n = (int(f[l.hlen+1]) + 1) * 8
 			}
 			if l.nh == ext6DestOpts && f[l.hlen] != ext6Routing {
-				return l, plen, true // options for the final destination: inside IPsec
+				return plen, true // options for the final destination: inside IPsec
 			}
 			if l.hlen+n > plen {
-				return l, 0, false
+				return 0, false
 			}
 			l.nhPos, l.nh = l.hlen, f[l.hlen]
 			l.hlen += n
 		}
-		return l, 0, false
+		return 0, false
 	}
-	return l, 0, false
+	return 0, false
 }
 
 // dst is the destination address of an IP packet.

@@ -271,7 +271,8 @@ func TestTruncation(t *testing.T) {
 // fixLength rewrites an IP packet's length field (and UDP's for NAT-T) to
 // match a truncated packet.
 func fixLength(f []byte) []byte {
-	l, _, _ := parseL3(append(bytes.Clone(f), make([]byte, 2048)...))
+	var l l3
+	parseL3(append(bytes.Clone(f), make([]byte, 2048)...), &l)
 	setLength(f, &l, len(f))
 	if l.nh == protoUDP && len(f) >= l.hlen+8 {
 		binary.BigEndian.PutUint16(f[l.hlen+4:], uint16(len(f)-l.hlen))
