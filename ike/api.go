@@ -20,7 +20,7 @@ func (e *Engine) acquire(a Acquire) {
 		err := fmt.Errorf(format, args...)
 		e.log.Warn("cannot negotiate", "acquire", a.String(), "err", err)
 		e.stats.inc(cChildFailed)
-		e.failed(Failure{SA: "child", Peer: a.Peer, Child: a.Child, Code: CodeFailed, Detail: err.Error()})
+		e.failed(Failure{SA: FailureChild, Peer: a.Peer, Child: a.Child, Code: CodeFailed, Detail: err.Error()})
 		e.cfg.Installer.AcquireFailed(a, err)
 	}
 	p := e.peer(a.Peer)

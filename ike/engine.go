@@ -55,7 +55,6 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"sort"
-	"sync"
 	"time"
 
 	"ipsecgw/ike/clock"
@@ -186,9 +185,7 @@ type Engine struct {
 	loop  *loop.Loop
 	stats stats
 
-	failMu     sync.Mutex
-	failures   map[failureKey]Failure
-	failCounts map[failureKind]uint64
+	failures FailureLog
 }
 
 type halfOpenKey struct {

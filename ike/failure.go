@@ -4,22 +4,25 @@ import (
 	"errors"
 	"net/netip"
 	"sort"
+	"sync"
 	"time"
 
 	"ipsecgw/ike/message"
 )
 
-// Failure is one failed negotiation of an IKE SA or a CHILD_SA: what the
-// operations layer shows in explain ("last attempt failed 12 s ago:
-// NO_PROPOSAL_CHOSEN from 192.0.2.2") and counts in metrics.
+// Failure is one failed negotiation of an IKE SA or a CHILD_SA (for
+// IKEv1: an ISAKMP SA or an IPsec SA): what the operations layer shows in
+// explain ("last attempt failed 12 s ago: NO_PROPOSAL_CHOSEN from
+// 192.0.2.2") and counts in metrics.
 type Failure struct {
 	SA     string // "ike" or "child"
 	Peer   string // PeerConfig.Name; "" when no configuration matched
 	Child  string // ChildConfig.Name; "" for IKE SAs and refusals before an entry was chosen
 	Remote netip.Addr
-	// Code is the IKEv2 notify that ended it (NO_PROPOSAL_CHOSEN,
-	// TS_UNACCEPTABLE, AUTHENTICATION_FAILED, INVALID_KE_PAYLOAD, ...),
-	// TIMEOUT when the peer did not answer, or FAILED.
+	// Code is the notify that ended it (NO_PROPOSAL_CHOSEN,
+	// TS_UNACCEPTABLE, AUTHENTICATION_FAILED, INVALID_KE_PAYLOAD, IKEv1's
+	// INVALID_ID_INFORMATION, ...), TIMEOUT when the peer did not answer,
+	// or FAILED.
 	Code string
 	// ByPeer: the peer refused (its notify); otherwise this gateway did.
 	ByPeer bool
@@ -27,8 +30,11 @@ type Failure struct {
 	At     time.Time
 }
 
-// Failure codes that are not notify names.
+// Failure kinds and the codes that are not notify names.
 const (
+	FailureIKE   = "ike"
+	FailureChild = "child"
+
 	CodeTimeout = "TIMEOUT"
 	CodeFailed  = "FAILED"
 )
@@ -49,14 +55,21 @@ type failError struct {
 func (f *failError) Error() string { return f.err.Error() }
 func (f *failError) Unwrap() error { return f.err }
 
-// refusedBy wraps err with the notify that ended the exchange.
-func refusedBy(n message.NotifyType, byPeer bool, err error) error {
-	return &failError{code: n.String(), byPeer: byPeer, err: err}
+// FailedWith wraps err with the code its failure is counted under: the
+// notify that ended the exchange (sent by the peer if byPeer) or
+// CodeTimeout. Both IKE engines classify their errors with it.
+func FailedWith(code string, byPeer bool, err error) error {
+	return &failError{code: code, byPeer: byPeer, err: err}
 }
 
-// failureOf classifies err: the code of a failError in it, TIMEOUT for an
-// IKE SA that went away unanswered, else FAILED.
-func failureOf(err error) (code string, byPeer bool) {
+// refusedBy wraps err with the IKEv2 notify that ended the exchange.
+func refusedBy(n message.NotifyType, byPeer bool, err error) error {
+	return FailedWith(n.String(), byPeer, err)
+}
+
+// FailureCode classifies err: the code FailedWith gave it (the outermost
+// one), else FAILED.
+func FailureCode(err error) (code string, byPeer bool) {
 	var f *failError
 	if errors.As(err, &f) {
 		return f.code, f.byPeer
@@ -68,34 +81,69 @@ type failureKey struct{ peer, child string }
 
 type failureKind struct{ sa, code string }
 
-// failed records a failed negotiation: counted by kind and code, and kept as
-// the last failure of its peer config and entry. Both are bounded by the
-// configuration (names), not by what peers send.
-func (e *Engine) failed(f Failure) {
-	f.At = e.clk.Now()
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	if e.failures == nil {
-		e.failures = map[failureKey]Failure{}
-		e.failCounts = map[failureKind]uint64{}
+// FailureLog is an engine's record of failed negotiations: counted by SA
+// kind and code, and kept as the last failure of each peer config and
+// entry. Both are bounded by the configuration (names), not by what peers
+// send. The zero value is ready; safe from any goroutine.
+type FailureLog struct {
+	mu     sync.Mutex
+	last   map[failureKey]Failure
+	counts map[failureKind]uint64
+}
+
+// Record adds f, which carries its time.
+func (l *FailureLog) Record(f Failure) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[failureKey]Failure{}
+		l.counts = map[failureKind]uint64{}
 	}
-	e.failures[failureKey{f.Peer, f.Child}] = f
-	e.failCounts[failureKind{f.SA, f.Code}]++
+	l.last[failureKey{f.Peer, f.Child}] = f
+	l.counts[failureKind{f.SA, f.Code}]++
 }
 
 // Failures returns the last failure of every peer config and entry that
 // has failed, newest first, and the failure counts by SA kind and code.
-// Safe from any goroutine.
-func (e *Engine) Failures() ([]Failure, []FailureCount) {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	last := make([]Failure, 0, len(e.failures))
-	for _, f := range e.failures {
+func (l *FailureLog) Failures() ([]Failure, []FailureCount) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := make([]Failure, 0, len(l.last))
+	for _, f := range l.last {
 		last = append(last, f)
 	}
-	sort.Slice(last, func(i, j int) bool { return last[i].At.After(last[j].At) })
-	counts := make([]FailureCount, 0, len(e.failCounts))
-	for k, n := range e.failCounts {
+	return sortFailures(last), sortedCounts(l.counts)
+}
+
+// FailureSource is an engine reporting its failures.
+type FailureSource interface {
+	Failures() ([]Failure, []FailureCount)
+}
+
+// MergeFailures joins the failures of several engines (IKEv2 and IKEv1):
+// every last failure, newest first, and the counts summed by SA kind and
+// code.
+func MergeFailures(srcs ...FailureSource) ([]Failure, []FailureCount) {
+	var last []Failure
+	sum := map[failureKind]uint64{}
+	for _, s := range srcs {
+		l, counts := s.Failures()
+		last = append(last, l...)
+		for _, c := range counts {
+			sum[failureKind{c.SA, c.Code}] += c.N
+		}
+	}
+	return sortFailures(last), sortedCounts(sum)
+}
+
+func sortFailures(last []Failure) []Failure {
+	sort.SliceStable(last, func(i, j int) bool { return last[i].At.After(last[j].At) })
+	return last
+}
+
+func sortedCounts(m map[failureKind]uint64) []FailureCount {
+	counts := make([]FailureCount, 0, len(m))
+	for k, n := range m {
 		counts = append(counts, FailureCount{SA: k.sa, Code: k.code, N: n})
 	}
 	sort.Slice(counts, func(i, j int) bool {
@@ -104,13 +152,23 @@ func (e *Engine) Failures() ([]Failure, []FailureCount) {
 		}
 		return counts[i].Code < counts[j].Code
 	})
-	return last, counts
+	return counts
 }
+
+// failed records a failed negotiation at the engine's time.
+func (e *Engine) failed(f Failure) {
+	f.At = e.clk.Now()
+	e.failures.Record(f)
+}
+
+// Failures returns the engine's FailureLog.Failures. Safe from any
+// goroutine.
+func (e *Engine) Failures() ([]Failure, []FailureCount) { return e.failures.Failures() }
 
 // failIKE records the failure of an IKE SA that never came up.
 func (sa *ikeSA) failIKE(err error) {
-	f := Failure{SA: "ike", Remote: sa.remote.Addr(), Detail: err.Error()}
-	f.Code, f.ByPeer = failureOf(err)
+	f := Failure{SA: FailureIKE, Remote: sa.remote.Addr(), Detail: err.Error()}
+	f.Code, f.ByPeer = FailureCode(err)
 	if sa.peer != nil {
 		f.Peer = sa.peer.Name
 	}
@@ -119,8 +177,8 @@ func (sa *ikeSA) failIKE(err error) {
 
 // failChild records the failure of a CHILD_SA negotiation for entry child.
 func (sa *ikeSA) failChild(child string, err error) {
-	f := Failure{SA: "child", Child: child, Remote: sa.remote.Addr(), Detail: err.Error()}
-	f.Code, f.ByPeer = failureOf(err)
+	f := Failure{SA: FailureChild, Child: child, Remote: sa.remote.Addr(), Detail: err.Error()}
+	f.Code, f.ByPeer = FailureCode(err)
 	if sa.peer != nil {
 		f.Peer = sa.peer.Name
 	}

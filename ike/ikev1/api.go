@@ -16,13 +16,18 @@ func (e *Engine) Acquire(a ike.Acquire) {
 }
 
 func (e *Engine) acquire(a ike.Acquire) {
+	p := e.peers.byName[a.Peer]
 	fail := func(format string, args ...any) {
 		err := fmt.Errorf(format, args...)
 		e.log.Warn("cannot negotiate", "acquire", a.String(), "err", err)
 		e.stats.inc(cPhase2Failed)
+		var remote netip.Addr
+		if p != nil && p.Remote.IsSingleIP() {
+			remote = p.Remote.Addr()
+		}
+		e.failed(ike.FailureChild, p, a.Child, remote, err)
 		e.cfg.Installer.AcquireFailed(a, err)
 	}
-	p := e.peers.byName[a.Peer]
 	if p == nil {
 		fail("no IKEv1 peer %q configured", a.Peer)
 		return

@@ -87,8 +87,9 @@ type Engine struct {
 	acquiring map[acquireKey]bool
 	nextID    uint64
 
-	loop  *loop.Loop
-	stats stats
+	loop     *loop.Loop
+	stats    stats
+	failures ike.FailureLog
 }
 
 type halfOpenKey struct {

@@ -69,6 +69,8 @@ func TestPFSMismatch(t *testing.T) {
 	if !contains(b.logs.String(), "no transform set of the entry matches") {
 		t.Error("responder did not log the proposal mismatch")
 	}
+	checkFailure(t, a, ike.Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: addrB, Code: "NO_PROPOSAL_CHOSEN", ByPeer: true})
+	checkFailure(t, b, ike.Failure{SA: "child", Peer: "to-a", Child: "vpn 10", Remote: addrA, Code: "NO_PROPOSAL_CHOSEN"})
 }
 
 func TestAHESPBundle(t *testing.T) {
@@ -104,21 +106,29 @@ func TestProxyIDMismatch(t *testing.T) {
 		!contains(log, "ACL destination") || !contains(log, "addresses do not overlap") {
 		t.Errorf("responder log does not say which line failed and why:\n%s", log)
 	}
+	// The responder refused before an entry held the proxy IDs.
+	checkFailure(t, a, ike.Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: addrB, Code: "INVALID_ID_INFORMATION", ByPeer: true})
+	checkFailure(t, b, ike.Failure{SA: "child", Peer: "to-a", Remote: addrA, Code: "INVALID_ID_INFORMATION", Detail: "no crypto ACL permits"})
 }
 
 func TestWrongPSK(t *testing.T) {
 	pa, pb := defaultPeers()
 	pb.PSK = ike.Secret("something else")
-	a, b := newPair(t, pa, pb, nil)
+	a, b := newPair(t, pa, pb, fastRetransmit)
 	var ia int
 	a.e.Acquire(ike.Acquire{Peer: pa.Name, Child: pa.Children[0].Name})
 	a.rec.wait(&ia, kind("failed"))
 	if !contains(b.logs.String(), "pre-shared key") {
 		t.Error("responder does not point at the pre-shared key")
 	}
-	for _, n := range []*node{a, b} {
-		if contains(n.logs.String(), string(testPSK)) || contains(n.logs.String(), "something else") {
-			t.Error("a pre-shared key reached the log")
+	// The responder cannot decrypt message 5; the initiator hears nothing
+	// more after message 4, and says what that usually means.
+	fb := checkFailure(t, b, ike.Failure{SA: "ike", Peer: "to-a", Remote: addrA, Code: "AUTHENTICATION_FAILED", Detail: "pre-shared keys differ"})
+	fa := checkFailure(t, a, ike.Failure{SA: "ike", Peer: "to-b", Remote: addrB, Code: ike.CodeTimeout, Detail: "pre-shared keys differ?"})
+	checkFailure(t, a, ike.Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: addrB, Code: ike.CodeTimeout})
+	for _, s := range []string{a.logs.String(), b.logs.String(), fa.Detail, fb.Detail} {
+		if contains(s, string(testPSK)) || contains(s, "something else") {
+			t.Error("a pre-shared key reached a log or a failure")
 		}
 	}
 }
@@ -277,6 +287,9 @@ func TestNoProposalChosen(t *testing.T) {
 	if !contains(b.logs.String(), "no ISAKMP policy matches") {
 		t.Error("responder did not log the policy mismatch")
 	}
+	checkFailure(t, a, ike.Failure{SA: "ike", Peer: "to-b", Remote: addrB, Code: "NO_PROPOSAL_CHOSEN", ByPeer: true})
+	checkFailure(t, a, ike.Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: addrB, Code: "NO_PROPOSAL_CHOSEN", ByPeer: true})
+	checkFailure(t, b, ike.Failure{SA: "ike", Peer: "to-a", Remote: addrA, Code: "NO_PROPOSAL_CHOSEN", Detail: "no ISAKMP policy matches"})
 }
 
 // TestDPDOnDemand: on-demand DPD stays quiet while no traffic goes to the

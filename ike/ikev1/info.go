@@ -33,7 +33,7 @@ func (sa *isakmpSA) informational(m *isakmp.Message) {
 	if !m.Encrypted() {
 		// Unauthenticated: only believed while main mode is in progress.
 		if n, _ := m.Find(isakmp.PayloadNotification).(*isakmp.Notification); n != nil && n.NType.Error() && sa.state != stateQMIdle {
-			sa.fail(fmt.Errorf("peer refused: %v", n.NType))
+			sa.fail(refused(n.NType, true, fmt.Errorf("peer refused main mode: %v", n.NType)))
 			return
 		}
 		e.stats.inc(cDropUnexpected)
@@ -103,7 +103,7 @@ func (sa *isakmpSA) notification(n *isakmp.Notification) {
 			}
 		}
 		if pending != nil {
-			pending.abort(fmt.Errorf("peer refused quick mode: %v", n.NType))
+			pending.abort(refused(n.NType, true, fmt.Errorf("peer refused quick mode: %v", n.NType)))
 		}
 	}
 }

@@ -85,6 +85,10 @@ type isakmpSA struct {
 	lastIn  [32]byte // digest of the last main mode message received
 	lastOut []byte   // our last main mode message
 	flight  *retrans
+	// undecryptable is set when message 5 or 6 did not decrypt: if main
+	// mode then times out, the keys differed.
+	undecryptable error
+	failErr       error // why main mode failed, for the quick modes waiting
 
 	qms     map[uint32]*quickMode
 	waiting []*quickMode // acquires queued until phase 1 is up
@@ -109,7 +113,7 @@ func (e *Engine) newSA(initiator bool, p *PeerConfig, local, remote netip.AddrPo
 	}
 	sa.setupTimer = e.after(total, func() {
 		if sa.state != stateQMIdle {
-			sa.fail(fmt.Errorf("main mode did not complete in %v (stuck in %v)", total, sa.state))
+			sa.fail(sa.mainModeTimeout(fmt.Sprintf("main mode did not complete in %v (stuck in %v)", total, sa.state)))
 		}
 	})
 	return sa
@@ -180,6 +184,11 @@ func (e *Engine) mainModeRequest(local, remote netip.AddrPort, m *isakmp.Message
 		e.stats.inc(cPhase1Failed)
 		e.log.Warn("main mode from peer rejected", "remote", remote, "err", err)
 		e.sendNotify(local, remote, m.ICookie, 0, isakmp.NoProposalChosen)
+		var p *PeerConfig
+		if len(peers) > 0 {
+			p = peers[0]
+		}
+		e.failed(ike.FailureIKE, p, "", remote.Addr(), refused(isakmp.NoProposalChosen, false, err))
 		return
 	}
 	sa := e.newSA(false, peer, local, remote)
@@ -245,7 +254,7 @@ func (sa *isakmpSA) sendMain(ps []isakmp.Payload, retransmit bool) {
 		return
 	}
 	sa.flight = sa.e.transmit(func() { sa.e.send(sa.local, sa.remote, msg) }, func() {
-		sa.fail(fmt.Errorf("no answer in %v", sa.state))
+		sa.fail(sa.mainModeTimeout(fmt.Sprintf("no answer in %v", sa.state)))
 	})
 }
 
@@ -295,6 +304,7 @@ func (sa *isakmpSA) mainMode(local, remote netip.AddrPort, m *isakmp.Message, ra
 		if err != nil {
 			e.stats.inc(cDropDecrypt)
 			sa.log.Warn("main mode message does not decrypt: wrong pre-shared key?", "err", err)
+			sa.undecryptable = refused(isakmp.AuthenticationFailed, false, fmt.Errorf("the peer's main mode authentication message does not decrypt: the pre-shared keys differ"))
 			return
 		}
 		nextIV = lastBlock(m.Body, sa.block.BlockSize())
@@ -332,7 +342,8 @@ func (sa *isakmpSA) mainMode(local, remote netip.AddrPort, m *isakmp.Message, ra
 // initiatorSA processes message 2 and sends message 3.
 func (sa *isakmpSA) initiatorSA(m *isakmp.Message) error {
 	if n := m.Find(isakmp.PayloadNotification); n != nil {
-		return fmt.Errorf("peer refused: %v", n.(*isakmp.Notification).NType)
+		t := n.(*isakmp.Notification).NType
+		return refused(t, true, fmt.Errorf("peer refused main mode: %v", t))
 	}
 	resp, _ := m.Find(isakmp.PayloadSA).(*isakmp.SA)
 	if resp == nil || len(resp.Proposals) != 1 || len(resp.Proposals[0].Transforms) != 1 {
@@ -521,7 +532,7 @@ func (sa *isakmpSA) checkAuth(m *isakmp.Message, nextIV []byte) error {
 	want := sa.authHash(!sa.initiator, m.Raw[i][4:])
 	if !hmacEqual(want, h.Data) {
 		sa.e.stats.inc(cDropHash)
-		return fmt.Errorf("peer's hash does not verify: pre-shared keys differ")
+		return refused(isakmp.AuthenticationFailed, false, fmt.Errorf("peer's hash does not verify: pre-shared keys differ"))
 	}
 	sa.iv = nextIV
 	if m.Notify(isakmp.InitialContact) != nil {
@@ -606,13 +617,15 @@ func (sa *isakmpSA) rekey() {
 	e.connect(p)
 }
 
-// fail ends an SA that could not be set up.
+// fail ends an SA that could not be set up, recording why.
 func (sa *isakmpSA) fail(err error) {
 	if sa.dead {
 		return
 	}
 	sa.e.stats.inc(cPhase1Failed)
 	sa.log.Warn("ISAKMP SA failed", "state", sa.state.String(), "err", err)
+	sa.e.failed(ike.FailureIKE, sa.peer, "", sa.remote.Addr(), err)
+	sa.failErr = err
 	sa.destroy(ike.ReasonFailed)
 }
 
@@ -641,8 +654,12 @@ func (sa *isakmpSA) destroy(why ike.Reason) {
 	for _, q := range sa.qms {
 		q.abort(fmt.Errorf("ISAKMP SA gone: %v", why))
 	}
+	failed := fmt.Errorf("ISAKMP SA failed: %v", why)
+	if sa.failErr != nil {
+		failed = fmt.Errorf("ISAKMP SA failed: %w", sa.failErr)
+	}
 	for _, q := range sa.waiting {
-		q.abort(fmt.Errorf("ISAKMP SA failed: %v", why))
+		q.abort(failed)
 	}
 	sa.waiting = nil
 	if sa.halfOpen != nil {

@@ -134,7 +134,7 @@ func (q *quickMode) send(ps []isakmp.Payload, hash func(rest []byte) []byte, ret
 		return
 	}
 	q.flight = e.transmit(func() { e.send(sa.local, sa.remote, msg) }, func() {
-		q.abort(fmt.Errorf("quick mode: no answer from %v", sa.remote.Addr()))
+		q.abort(timedOut(fmt.Errorf("quick mode: no answer from %v", sa.remote.Addr())))
 	})
 }
 
@@ -351,7 +351,7 @@ func (q *quickMode) respond(m *isakmp.Message) {
 // reject answers a quick mode request with an error notification.
 func (q *quickMode) reject(t isakmp.NotifyType, err error) {
 	q.sa.sendInfo(&isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoESP, NType: t})
-	q.abort(err)
+	q.abort(refused(t, false, err))
 }
 
 // initiatorDone processes message 2, installs the SA and sends message 3.
@@ -438,7 +438,7 @@ func (q *quickMode) finish() {
 	})
 }
 
-// abort ends a failed exchange.
+// abort ends a failed exchange, recording why.
 func (q *quickMode) abort(err error) {
 	if q.done {
 		return
@@ -458,11 +458,12 @@ func (q *quickMode) abort(err error) {
 	if q.rekey != nil {
 		q.rekey.rekeying = false
 	}
-	name := "?"
+	name, entry := "?", "" // a responder may refuse before choosing an entry
 	if q.cfg != nil {
-		name = q.cfg.Name
+		name, entry = q.cfg.Name, q.cfg.Name
 	}
 	e.log.Warn("quick mode failed", "entry", name, "initiator", q.initiator, "err", err)
+	e.failed(ike.FailureChild, q.peer, entry, q.sa.remote.Addr(), err)
 	if q.acq != nil {
 		delete(e.acquiring, q.key)
 		e.cfg.Installer.AcquireFailed(*q.acq, err)
