@@ -491,8 +491,15 @@ func (x *Negotiator) Stats() map[string]uint64 {
 	return st
 }
 
-// Failures implements IKE.
-func (x *Negotiator) Failures() ([]ike.Failure, []ike.FailureCount) { return x.Engine.Failures() }
+// Failures implements IKE: both engines' failed negotiations, IKEv1's
+// ISAKMP SAs as "ike" and its IPsec SAs as "child", so metrics and explain
+// show them alike.
+func (x *Negotiator) Failures() ([]ike.Failure, []ike.FailureCount) {
+	if x.V1 == nil {
+		return x.Engine.Failures()
+	}
+	return ike.MergeFailures(x.Engine, x.V1)
+}
 
 // DeleteChildSA implements IKE: the engine that negotiated the SA deletes it.
 func (x *Negotiator) DeleteChildSA(inboundSPI uint32) {

@@ -842,3 +842,50 @@ crypto map vpn 20 ipsec-isakmp
 		t.Fatalf("without the entry: %v %+v", err, back.Maps[1])
 	}
 }
+
+// TestIKEv1Failures: IKEv1 failures reach the Negotiator's Failures as
+// IKEv2's do: the metrics count a quick mode refused for want of a
+// common transform set at both ends, and live explain of the entry's
+// flow says what the last attempt met.
+func TestIKEv1Failures(t *testing.T) {
+	polB := strings.Replace(policyFor("b", "esp-gcm 128", ikev1Entry), "aesset esp-aes 256 esp-sha-hmac", "aesset esp-aes 128 esp-sha256-hmac", 1)
+	p := startPair(t, policyFor("a", "esp-gcm 128", ikev1Entry), polB)
+	seq := uint32(0)
+	waitFor(t, "a failed IKEv1 negotiation", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		last, _ := p.a.neg.Failures()
+		return len(last) > 0
+	})
+	for _, s := range []*ikeSite{p.a, p.b} {
+		last, counts := s.neg.Failures()
+		if len(last) == 0 || last[0].SA != "child" || last[0].Code != "NO_PROPOSAL_CHOSEN" || last[0].Child != "crypto map vpn 10" {
+			t.Errorf("failures %+v", last)
+		}
+		if c, _ := s.neg.Engine.Failures(); len(c) != 0 {
+			t.Errorf("IKEv2 recorded IKEv1's failures: %+v", c)
+		}
+		var n uint64
+		for _, f := range s.ops.Sample().IKE.Failures {
+			if f.SA == "child" && f.Reason == "NO_PROPOSAL_CHOSEN" {
+				n += f.N
+			}
+		}
+		if n == 0 || len(counts) == 0 {
+			t.Errorf("failures counted: %+v (Failures %+v)", s.ops.Sample().IKE.Failures, counts)
+		}
+	}
+	x, err := p.a.ops.Explain(control.ExplainRequest{In: "inside", Src: "10.1.1.10", Dst: "10.2.1.10", Proto: 17, SrcPort: 40000, DstPort: 5001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(x.Problems, "\n")
+	if !strings.Contains(text, "last attempt (CHILD_SA) failed") || !strings.Contains(text, "ago: NO_PROPOSAL_CHOSEN from 192.0.2.2 (no common transform set") ||
+		!strings.Contains(text, "the ISAKMP SA with 192.0.2.2 is up (QM_IDLE)") {
+		t.Errorf("explain at A: %s", text)
+	}
+	last, _ := p.b.neg.Failures()
+	if len(last) == 0 || !strings.Contains(failureText(&last[0], time.Now()), "NO_PROPOSAL_CHOSEN: this gateway refused 192.0.2.1") {
+		t.Errorf("B's failures: %+v", last)
+	}
+}

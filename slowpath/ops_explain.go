@@ -400,6 +400,11 @@ func (tr *tracer) isakmpState(ce *config.CompiledEntry) []string {
 				state = sa.State
 			}
 		}
+		if tr.ike != nil {
+			if f := lastFailure(tr.ike, ce, peer); f != nil {
+				out = append(out, failureText(f, time.Now()))
+			}
+		}
 		switch state {
 		case "":
 			out = append(out, fmt.Sprintf("no ISAKMP SA with %s yet (debug crypto isakmp shows the negotiation)", peer))
@@ -451,11 +456,12 @@ func failureText(f *ike.Failure, now time.Time) string {
 
 // failureMeaning explains the codes an operator meets most.
 var failureMeaning = map[string]string{
-	"NO_PROPOSAL_CHOSEN":    "no common transform set or IKE proposal",
-	"TS_UNACCEPTABLE":       "the crypto ACLs are not mirror images",
-	"AUTHENTICATION_FAILED": "the pre-shared keys differ or the identity is not the one the profile matches",
-	"INVALID_KE_PAYLOAD":    "the PFS groups differ",
-	ike.CodeTimeout:         "the peer is down, unreachable, or drops IKE",
+	"NO_PROPOSAL_CHOSEN":     "no common transform set or IKE proposal",
+	"TS_UNACCEPTABLE":        "the crypto ACLs are not mirror images",
+	"INVALID_ID_INFORMATION": "the crypto ACLs are not mirror images (IKEv1 proxy identities)",
+	"AUTHENTICATION_FAILED":  "the pre-shared keys differ or the identity is not the one the profile matches",
+	"INVALID_KE_PAYLOAD":     "the PFS groups differ",
+	ike.CodeTimeout:          "the peer is down, unreachable, or drops IKE",
 }
 
 // peerCheck plays the negotiation against the peer's configuration and
