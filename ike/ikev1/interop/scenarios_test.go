@@ -140,10 +140,34 @@ func TestCharonProxyMismatch(t *testing.T) {
 	if !strings.Contains(e.c.Log(), "INVALID_ID_INFORMATION") {
 		t.Fatal("charon did not hear INVALID_ID_INFORMATION")
 	}
+	last, _ := g.e.Failures()
+	if len(last) != 1 || last[0].SA != "child" || last[0].Code != "INVALID_ID_INFORMATION" || last[0].ByPeer || last[0].Remote != e.their {
+		t.Errorf("failures recorded: %+v", last)
+	}
 	g.Rec.Lock()
 	defer g.Rec.Unlock()
 	if g.Rec.Seen("in ") {
 		t.Fatalf("SAs installed: %v", g.Rec.Events)
+	}
+}
+
+// TestCharonRefusesTransformSet: our quick mode offers a transform set
+// charon does not accept; charon's NO_PROPOSAL_CHOSEN fails it and is
+// recorded as the peer's refusal of the entry's IPsec SA.
+func TestCharonRefusesTransformSet(t *testing.T) {
+	e := setup(t)
+	e.c.MustLoadConf(e.swanctlConf("aes256-sha1-modp1024", "aes128gcm16", "", ""))
+	p := e.peer(polAES256SHA1, setAES256SHA1, 0)
+	g := startGateway(t, e.tp.A.GatewayNS, e.gwAddr, p)
+	g.e.Acquire(ike.Acquire{Peer: p.Name, Child: p.Children[0].Name})
+	g.Rec.Wait(t, "the acquire failing", func(r *ikeinterop.Recorder) bool { return r.Seen("failed ") })
+	last, counts := g.e.Failures()
+	if len(last) != 1 || last[0].SA != "child" || last[0].Code != "NO_PROPOSAL_CHOSEN" || !last[0].ByPeer ||
+		last[0].Peer != "charon" || last[0].Child != "vpnmap 10" || last[0].Remote != e.their {
+		t.Fatalf("failures recorded: %+v", last)
+	}
+	if len(counts) != 1 || counts[0] != (ike.FailureCount{SA: "child", Code: "NO_PROPOSAL_CHOSEN", N: 1}) {
+		t.Fatalf("counts %+v", counts)
 	}
 }
 
