@@ -21,7 +21,8 @@
 // lines; each result goes to the Installer as one ike.ChildSA per
 // protocol. Informational exchanges (info.go) carry Delete, DPD and
 // errors. Keys come from keymat.go (RFC 2409 §5 and Appendix B), messages
-// from package isakmp.
+// from package isakmp. Failed negotiations go to an ike.FailureLog
+// (failure.go), named and counted as the IKEv2 engine's are.
 //
 // Installer events: one ike.ChildSA per negotiated protocol, so an AH+ESP
 // bundle arrives as two ChildSAs with the same entry, line and proxy IDs
