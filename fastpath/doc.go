@@ -24,7 +24,8 @@
 //	                 whose reversed flow a permit line covers is dropped
 //	                 (the guide: it should have arrived protected)
 //	ip-lookup        FIB longest-prefix match (IPv4: a DIR-16-8-8 table,
-//	                 at most three loads): a local route means the
+//	                 at most three loads; IPv6: one hash probe per prefix
+//	                 length present): a local route means the
 //	                 packet is for the gateway (local-input), anything
 //	                 else is forwarded
 //	local-input      fragments reassembled first (reasm.go); then ESP,

@@ -53,15 +53,75 @@ type Route struct {
 // routes. Prefixes are expanded to fill every entry they cover, longer
 // prefixes written over shorter ones.
 //
-// IPv6 lookups hash the address masked to each prefix length present,
-// longest first: a gateway's IPv6 table holds few distinct lengths
-// (connected /64s, host routes, a default), so a handful of map probes.
-// The same per-length maps hold the IPv4 routes while the table is built.
+// IPv6 lookups probe, for each prefix length present, longest first, one
+// open-addressing table keyed by the masked address and the length: a
+// gateway's IPv6 table holds few distinct lengths (connected /64s, host
+// routes, a default), so a handful of probes of a multiply and a compare
+// each (a Go map probe per length cost ~20 ns). Per-length maps hold the
+// routes of both families while the table is built.
 type FIB struct {
 	routes []Route
 	v4     lpm[uint32]
 	v6     lpm[[2]uint64]
 	dir    dir16
+	tab6   prefixTable6
+}
+
+// prefixTable6 is the IPv6 lookup table: every prefix in one linear-probing
+// table at most half full; a slot's idx is the route index plus one (0:
+// free).
+type prefixTable6 struct {
+	lens  []int // prefix lengths present, longest first
+	slots []slot6
+	mask  uint64
+}
+
+type slot6 struct {
+	hi, lo uint64
+	bits   int32
+	idx    int32
+}
+
+// hash6 mixes a masked address and its length (not for adversaries: the
+// routes come from the configuration and the kernel).
+func hash6(hi, lo uint64, bits int) uint64 {
+	h := (hi ^ lo*0x9E3779B97F4A7C15 ^ uint64(bits)) * 0xBF58476D1CE4E5B9
+	return h ^ h>>31
+}
+
+func (t *prefixTable6) build(l *lpm[[2]uint64]) {
+	n := 0
+	for _, m := range l.byLen {
+		n += len(m)
+	}
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	t.lens, t.slots, t.mask = l.lens, make([]slot6, size), uint64(size-1)
+	for bits, m := range l.byLen {
+		for k, idx := range m {
+			i := hash6(k[0], k[1], bits) & t.mask
+			for t.slots[i].idx != 0 {
+				i = (i + 1) & t.mask
+			}
+			t.slots[i] = slot6{k[0], k[1], int32(bits), int32(idx + 1)}
+		}
+	}
+}
+
+func (t *prefixTable6) lookup(a netip.Addr) int {
+	b := a.As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	for _, bits := range t.lens {
+		kh, kl := mask6(hi, lo, bits)
+		for i := hash6(kh, kl, bits) & t.mask; t.slots[i].idx != 0; i = (i + 1) & t.mask {
+			if s := &t.slots[i]; s.hi == kh && s.lo == kl && int(s.bits) == bits {
+				return int(s.idx) - 1
+			}
+		}
+	}
+	return -1
 }
 
 // dir16 is the IPv4 lookup table. An entry is 0 (no route), a route index
@@ -203,6 +263,7 @@ func NewFIB(routes []Route) (*FIB, error) {
 		}
 	}
 	f.dir.build(&f.v4)
+	f.tab6.build(&f.v6)
 	return f, nil
 }
 
@@ -242,10 +303,16 @@ func (f *FIB) Lookup(a netip.Addr) *Route {
 		}
 		return nil
 	}
-	for _, bits := range f.v6.lens {
-		if i, ok := f.v6.byLen[bits][key6(a, bits)]; ok {
-			return &f.routes[i]
+	if f.tab6.slots == nil { // while building
+		for _, bits := range f.v6.lens {
+			if i, ok := f.v6.byLen[bits][key6(a, bits)]; ok {
+				return &f.routes[i]
+			}
 		}
+		return nil
+	}
+	if i := f.tab6.lookup(a); i >= 0 {
+		return &f.routes[i]
 	}
 	return nil
 }
@@ -260,7 +327,12 @@ func key4(a netip.Addr, bits int) uint32 {
 
 func key6(a netip.Addr, bits int) [2]uint64 {
 	b := a.As16()
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	hi, lo := mask6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), bits)
+	return [2]uint64{hi, lo}
+}
+
+// mask6 keeps the first bits bits of an IPv6 address in two words.
+func mask6(hi, lo uint64, bits int) (uint64, uint64) {
 	// Shifts of 64 or more give 0 in Go, so each half's mask is exact.
-	return [2]uint64{hi & ^(^uint64(0) >> min(bits, 64)), lo & ^(^uint64(0) >> max(bits-64, 0))}
+	return hi &^ (^uint64(0) >> min(bits, 64)), lo &^ (^uint64(0) >> max(bits-64, 0))
 }

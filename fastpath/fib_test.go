@@ -162,12 +162,22 @@ func BenchmarkFIBLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dsts := []netip.Addr{addr("10.1.0.77"), addr("198.51.100.7"), addr("10.9.8.1"), addr("2001:db8:99::5")}
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if f.Lookup(dsts[i&3]) == nil {
-			b.Fatal("no route")
-		}
+	for _, fam := range []struct {
+		name string
+		dsts []netip.Addr
+	}{
+		{"v4", []netip.Addr{addr("10.1.0.77"), addr("198.51.100.7"), addr("10.9.8.1"), addr("10.1.0.1")}},
+		// Host route, /64, /48 and the default: one to four lengths probed.
+		{"v6", []netip.Addr{addr("2001:db8:1::1"), addr("2001:db8:1::2"), addr("2001:db8:ff:1::1"), addr("2001:db8:99::5")}},
+	} {
+		b.Run(fam.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if f.Lookup(fam.dsts[i&3]) == nil {
+					b.Fatal("no route")
+				}
+			}
+		})
 	}
 }
 
