@@ -203,12 +203,16 @@ func TestNeighbors(t *testing.T) {
 	}
 }
 
-// TestNeighborsMany fills the IPv4 index past several sizes and checks
-// every entry, misses on the wrong interface or address, and deletions.
+// TestNeighborsMany fills the IPv4 and IPv6 indexes past several sizes and
+// checks every entry, misses on the wrong interface or address, and
+// deletions.
 func TestNeighborsMany(t *testing.T) {
 	var ns []Neighbor
 	for i := range 1000 {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})
+		if i%2 == 1 {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 7: byte(i % 5), 14: byte(i >> 8), 15: byte(i)})
+		}
 		ns = append(ns, Neighbor{Iface: i % 3, Addr: a, MAC: MAC{2, 0, 0, byte(i % 3), byte(i >> 8), byte(i)}})
 	}
 	n := NewNeighbors(ns)
@@ -226,6 +230,18 @@ func TestNeighborsMany(t *testing.T) {
 	}
 	if _, ok := n.Lookup(0, netip.MustParseAddr("10.99.0.1")); ok {
 		t.Fatal("unknown address found")
+	}
+	if _, ok := n.Lookup(1, netip.MustParseAddr("2001:db8::1:1")); ok {
+		t.Fatal("unknown IPv6 address found")
+	}
+	// A zoned entry is found only with its zone.
+	ll := netip.MustParseAddr("fe80::1%gw0")
+	z := NewNeighbors([]Neighbor{{Iface: 0, Addr: ll, MAC: MAC{2, 0, 0, 0, 0, 1}}})
+	if _, ok := z.Lookup(0, ll); !ok {
+		t.Fatal("zoned neighbour missing")
+	}
+	if _, ok := z.Lookup(0, ll.WithZone("")); ok {
+		t.Fatal("zoned neighbour found without its zone")
 	}
 	if _, ok := NewNeighbors(nil).Lookup(0, netip.MustParseAddr("10.0.0.1")); ok {
 		t.Fatal("found in an empty table")

@@ -68,6 +68,28 @@ type Neighbors struct {
 	// instead of hashing a netip.Addr key.
 	v4     []neighSlot
 	v4Mask uint64
+	// v6 does the same for IPv6 entries, keyed by the address's two
+	// words and the interface.
+	v6     []neighSlot6
+	v6Mask uint64
+}
+
+// neighSlot6 is one IPv6 entry; iface is the interface index plus one (0:
+// a free slot).
+type neighSlot6 struct {
+	hi, lo uint64
+	iface  int
+	mac    macWord
+}
+
+func words6(a netip.Addr) (hi, lo uint64) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+func (t *Neighbors) slot6(hi, lo uint64, iface int) uint64 {
+	h := (hi ^ lo*0x9E3779B97F4A7C15 ^ uint64(iface)) * 0xBF58476D1CE4E5B9
+	return (h ^ h>>31) & t.v6Mask
 }
 
 // neighSlot is one IPv4 entry; key 0 marks a free slot (real keys have
@@ -86,31 +108,50 @@ func (t *Neighbors) slot4(key uint64) uint64 {
 	return (key * 0x9E3779B97F4A7C15 >> 32) & t.v4Mask
 }
 
-// index builds v4 from m.
+// index builds v4 and v6 from m.
 func (t *Neighbors) index() *Neighbors {
-	n := 0
+	n4, n6 := 0, 0
 	for k := range t.m {
-		if k.addr.Is4() {
-			n++
+		switch {
+		case k.addr.Is4():
+			n4++
+		case k.addr.Zone() == "":
+			n6++
 		}
 	}
+	size4, size6 := tableSize(n4), tableSize(n6)
+	t.v4, t.v4Mask = make([]neighSlot, size4), uint64(size4-1)
+	t.v6, t.v6Mask = make([]neighSlot6, size6), uint64(size6-1)
+	for k, m := range t.m {
+		if k.addr.Is4() {
+			key := key4Neigh(k.iface, k.addr.As4())
+			i := t.slot4(key)
+			for t.v4[i].key != 0 {
+				i = (i + 1) & t.v4Mask
+			}
+			t.v4[i] = neighSlot{key, wordOf(m)}
+			continue
+		}
+		if k.addr.Zone() != "" {
+			continue // found through m only, zone and all
+		}
+		hi, lo := words6(k.addr)
+		i := t.slot6(hi, lo, k.iface)
+		for t.v6[i].iface != 0 {
+			i = (i + 1) & t.v6Mask
+		}
+		t.v6[i] = neighSlot6{hi, lo, k.iface + 1, wordOf(m)}
+	}
+	return t
+}
+
+// tableSize is a power of two at least twice n (and 16).
+func tableSize(n int) int {
 	size := 16
 	for size < 2*n {
 		size <<= 1
 	}
-	t.v4, t.v4Mask = make([]neighSlot, size), uint64(size-1)
-	for k, m := range t.m {
-		if !k.addr.Is4() {
-			continue
-		}
-		key := key4Neigh(k.iface, k.addr.As4())
-		i := t.slot4(key)
-		for t.v4[i].key != 0 {
-			i = (i + 1) & t.v4Mask
-		}
-		t.v4[i] = neighSlot{key, wordOf(m)}
-	}
-	return t
+	return size
 }
 
 // NewNeighbors builds a table; a later entry for the same interface and
@@ -157,8 +198,17 @@ func (t *Neighbors) lookup(iface int, addr netip.Addr) (macWord, bool) {
 			}
 		}
 	}
-	m, ok := t.m[neighKey{iface, addr}]
-	return wordOf(m), ok
+	if !addr.Is6() || addr.Zone() != "" {
+		m, ok := t.m[neighKey{iface, addr}]
+		return wordOf(m), ok
+	}
+	hi, lo := words6(addr)
+	for i := t.slot6(hi, lo, iface); t.v6[i].iface != 0; i = (i + 1) & t.v6Mask {
+		if s := &t.v6[i]; s.hi == hi && s.lo == lo && s.iface == iface+1 {
+			return s.mac, true
+		}
+	}
+	return 0, false
 }
 
 // Len is the number of entries.
