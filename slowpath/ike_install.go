@@ -16,10 +16,26 @@ import (
 	"ipsecgw/spd"
 )
 
-// installed is the fast path's half of one negotiated CHILD_SA.
+// installed is the fast path's half of one negotiated CHILD_SA. For an
+// IKEv1 AH+ESP bundle, in and out are the ESP SAs and their Outer() the
+// AH ones, as for manual bundles.
 type installed struct {
 	in, out *sad.SA
 	v1      bool // negotiated by the IKEv1 engine
+}
+
+// sas lists every installed SA, bundled AH SAs included.
+func (r *installed) sas() []*sad.SA {
+	var out []*sad.SA
+	for _, sa := range []*sad.SA{r.in, r.out} {
+		if sa != nil {
+			out = append(out, sa)
+			if o := sa.Outer(); o != nil {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
 }
 
 // childRef names the CHILD_SA an installed SA belongs to: its inbound SPI
@@ -31,23 +47,29 @@ type childRef struct {
 
 // InstallInbound implements ike.Installer: the inbound SA goes into the
 // SAD, so the peer may send on it as soon as it has it.
-func (x *Negotiator) InstallInbound(c *ike.ChildSA) error { return x.installInbound(c, false) }
+func (x *Negotiator) InstallInbound(c *ike.ChildSA) error { return x.installInbound(c, nil, false) }
 
-func (x *Negotiator) installInbound(c *ike.ChildSA, v1 bool) error {
+// installInbound installs CHILD_SA c's inbound SA, bundled with the AH SA
+// of ah (an IKEv1 AH+ESP bundle's outer pair; nil without a bundle), both
+// in one SAD update.
+func (x *Negotiator) installInbound(c, ah *ike.ChildSA, v1 bool) error {
 	gw := x.gw()
-	sa, err := gw.childSA(c, sad.Inbound)
+	sa, err := gw.negotiatedSA(c, ah, sad.Inbound)
 	if err != nil {
 		x.log.Warn("cannot install inbound SA", "child", c, "err", err)
 		return err
 	}
-	if err := gw.Engine.SAD().Install(sa); err != nil {
+	rec := &installed{in: sa, v1: v1}
+	if err := gw.Engine.SAD().Install(rec.sas()...); err != nil {
 		return err
 	}
 	x.mu.Lock()
-	x.children[c] = &installed{in: sa, v1: v1}
-	x.bySA[sa] = childRef{c.InSPI, v1}
+	x.children[c] = rec
+	for _, s := range rec.sas() {
+		x.bySA[s] = childRef{c.InSPI, v1}
+	}
 	x.mu.Unlock()
-	x.log.Debug("inbound SA installed", "child", c)
+	x.log.Debug("inbound SA installed", "child", c, "bundled_ah", ah != nil)
 	return nil
 }
 
@@ -57,6 +79,13 @@ func (x *Negotiator) installInbound(c *ike.ChildSA, v1 bool) error {
 // SAD until RemoveChildSA, so packets a worker already took it for still
 // leave encrypted.
 func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
+	return x.installOutbound(c, nil, replaces)
+}
+
+// installOutbound installs and binds CHILD_SA c's outbound SA, bundled
+// with the AH SA of ah as installInbound's, replacing the CHILD_SA
+// replaces (nil: none).
+func (x *Negotiator) installOutbound(c, ah, replaces *ike.ChildSA) error {
 	gw := x.gw()
 	x.mu.Lock()
 	rec := x.children[c]
@@ -68,18 +97,19 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	if rec == nil {
 		return fmt.Errorf("outbound SA of %v before its inbound SA", c)
 	}
-	sa, err := gw.childSA(c, sad.Outbound)
+	sa, err := gw.negotiatedSA(c, ah, sad.Outbound)
 	if err != nil {
 		x.log.Warn("cannot install outbound SA", "child", c, "err", err)
 		return err
 	}
+	out := (&installed{out: sa}).sas()
 	if _, e := gw.childEntry(c); e != nil && acceptsAny(e) && x.publish != nil {
 		if err := x.useTemporary(c, replaces); err != nil {
 			x.log.Warn("cannot install the temporary crypto map entry", "child", c, "err", err)
 			return err
 		}
 	}
-	if err := gw.Engine.SAD().Install(sa); err != nil {
+	if err := gw.Engine.SAD().Install(out...); err != nil {
 		x.dropTemporary(c)
 		return err
 	}
@@ -89,7 +119,7 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	}
 	bound, err := x.bindChild(c, sa, unbind)
 	if err != nil {
-		gw.Engine.SAD().Delete(sa)
+		gw.Engine.SAD().Delete(out...)
 		x.dropTemporary(c)
 		return err
 	}
@@ -98,7 +128,9 @@ func (x *Negotiator) InstallOutbound(c, replaces *ike.ChildSA) error {
 	}
 	x.mu.Lock()
 	rec.out = sa
-	x.bySA[sa] = childRef{c.InSPI, rec.v1}
+	for _, s := range out {
+		x.bySA[s] = childRef{c.InSPI, rec.v1}
+	}
 	x.mu.Unlock()
 	x.log.Debug("IPsec SA installed", "child", c, "rekeys", replaces != nil)
 	return nil
@@ -111,25 +143,37 @@ func (x *Negotiator) RemoveChildSA(c *ike.ChildSA, reason ike.Reason) {
 	rec := x.children[c]
 	delete(x.children, c)
 	if rec != nil {
-		delete(x.bySA, rec.in)
-		delete(x.bySA, rec.out)
+		for _, sa := range rec.sas() {
+			delete(x.bySA, sa)
+		}
 	}
 	x.mu.Unlock()
 	if rec == nil {
 		return
 	}
 	gw := x.gw()
-	var sas []*sad.SA
-	for _, sa := range []*sad.SA{rec.in, rec.out} {
-		if sa != nil {
-			sas = append(sas, sa)
-		}
-	}
-	if err := gw.removeSAs(sas); err != nil {
+	if err := gw.removeSAs(rec.sas()); err != nil {
 		x.log.Error("removing IPsec SA", "child", c, "err", err)
 	}
 	x.dropTemporary(c)
 	x.log.Debug("IPsec SA removed", "child", c, "reason", reason.String())
+}
+
+// negotiatedSA builds one half of CHILD_SA c, bundled (ESP inner) with
+// the same half of ah when an IKEv1 AH+ESP bundle negotiated both.
+func (g *Gateway) negotiatedSA(c, ah *ike.ChildSA, dir sad.Direction) (*sad.SA, error) {
+	sa, err := g.childSA(c, dir)
+	if err != nil || ah == nil {
+		return sa, err
+	}
+	outer, err := g.childSA(ah, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := sad.Bundle(sa, outer); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Child, err)
+	}
+	return sa, nil
 }
 
 // childSA builds one half of a negotiated CHILD_SA with the construction

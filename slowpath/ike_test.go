@@ -150,6 +150,25 @@ type ikePair struct {
 	a, b     *ikeSite
 	received sync.Map // sequence numbers of datagrams B delivered to its host
 	got      atomic.Int64
+	// IPsec packets A sent on the wire: AH carrying ESP, and ESP alone.
+	ahESP, bareESP atomic.Int64
+}
+
+// tapAToB counts the shape of an IPsec packet A puts on the wire.
+func (p *ikePair) tapAToB(f []byte) {
+	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:]) != 0x0800 {
+		return
+	}
+	ip := f[14:]
+	hl := int(ip[0]&0x0f) * 4
+	switch ip[9] {
+	case 50:
+		p.bareESP.Add(1)
+	case 51:
+		if len(ip) > hl && ip[hl] == 50 { // AH's next header
+			p.ahESP.Add(1)
+		}
+	}
 }
 
 func policyFor(side, ts, entry string) string {
@@ -202,7 +221,8 @@ func newIKESite(t *testing.T, side, policy string) *ikeSite {
 // startPair starts both engines and the pump; everything stops at cleanup.
 func startPair(t *testing.T, policyA, policyB string) *ikePair {
 	p := &ikePair{a: newIKESite(t, "a", policyA), b: newIKESite(t, "b", policyB)}
-	p.a.out.sink, p.b.out.sink = p.b.out.push, p.a.out.push
+	p.a.out.sink = func(f []byte) { p.tapAToB(f); p.b.out.push(f) }
+	p.b.out.sink = p.a.out.push
 	p.b.in.sink = func(f []byte) {
 		if seq, ok := seqOf(f); ok {
 			if _, dup := p.received.LoadOrStore(seq, true); !dup {
@@ -805,6 +825,111 @@ func TestIKEv1ThroughGateway(t *testing.T) {
 		seq++
 		p.send(t, seq)
 		return p.got.Load() > before
+	})
+}
+
+// TestIKEv1AHESPBundle: an AH+ESP transform set (the guide's ah-sha-hmac
+// with esp-aes 256 esp-sha-hmac) negotiated by IKEv1 is installed as one
+// bundle at each end: A's packets leave as IP/AH/ESP, show crypto ipsec sa
+// lists both SA pairs, a lifetime event of the AH SA rekeys the bundle
+// under traffic without losing a datagram, and clearing the AH SA by SPI
+// deletes the whole bundle at both ends.
+func TestIKEv1AHESPBundle(t *testing.T) {
+	entry := strings.Replace(ikev1Entry, "aesset esp-aes 256 esp-sha-hmac", "aesset ah-sha-hmac esp-aes 256 esp-sha-hmac", 1)
+	p := startPair(t, policyFor("a", "esp-gcm 128", entry), policyFor("b", "esp-gcm 128", entry))
+	seq := p.establish(t)
+
+	// bundle returns a site's outbound ESP SA bound to the entry, and its
+	// inbound AH SA.
+	bundle := func(s *ikeSite) (out, inAH *sad.SA) {
+		t.Helper()
+		g := s.ops.Gateway()
+		b := g.Engine.Tables().Interfaces[1].Crypto.Bindings()
+		if len(b) != 1 || b[0].SA.Protocol() != sad.ESP || b[0].SA.Outer() == nil || b[0].SA.Outer().Protocol() != sad.AH {
+			t.Fatalf("bindings %+v: want one ESP SA with its AH SA outside", b)
+		}
+		for _, sa := range g.Engine.SAD().Table().SAs() {
+			if sa.Direction() == sad.Inbound && sa.Protocol() == sad.AH && !sa.Dead() {
+				if sa.Inner() == nil || sa.Inner().Protocol() != sad.ESP {
+					t.Fatalf("inbound AH SA %v carries no ESP SA", sa)
+				}
+				inAH = sa
+			}
+		}
+		return b[0].SA, inAH
+	}
+	for _, s := range []*ikeSite{p.a, p.b} {
+		if n := s.gw.Engine.SAD().Table().Len(); n != 4 {
+			t.Fatalf("SAD holds %d SAs, want the bundle's 4", n)
+		}
+		bundle(s)
+		flows, err := s.ops.IPsecSAs(control.SAFilter{})
+		if err != nil || len(flows) != 1 || len(flows[0].Inbound) != 2 || len(flows[0].Outbound) != 2 {
+			t.Fatalf("show crypto ipsec sa: %v %+v", err, flows)
+		}
+		protos := map[string]bool{}
+		for _, sa := range append(flows[0].Inbound, flows[0].Outbound...) {
+			protos[sa.Protocol+" "+sa.Transform] = true
+		}
+		if !protos["esp esp-aes 256 esp-sha-hmac"] || !protos["ah ah-sha-hmac"] {
+			t.Errorf("show crypto ipsec sa lists %v", protos)
+		}
+	}
+
+	// A stream across a rekey triggered by the outbound AH SA's kilobyte
+	// lifetime loses nothing, and every IPsec packet is AH around ESP.
+	oldOut, _ := bundle(p.a)
+	base := seq + 1
+	stop, done := make(chan struct{}), make(chan uint32)
+	go func() {
+		s := base
+		for {
+			select {
+			case <-stop:
+				done <- s
+				return
+			default:
+			}
+			p.send(t, s)
+			s++
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.a.neg.HandlePunt(&fastpath.Punt{Kind: fastpath.PuntSAExpiry, Iface: -1, SA: oldOut.Outer(), Expiry: sad.SoftExpired})
+	waitFor(t, "the bundle's rekey", 5*time.Second, func() bool {
+		b := p.a.ops.Gateway().Engine.Tables().Interfaces[1].Crypto.Bindings()
+		return len(b) == 1 && b[0].SA != oldOut
+	})
+	waitFor(t, "the old bundle to go at both ends", 5*time.Second, func() bool {
+		return p.a.gw.Engine.SAD().Table().Len() == 4 && p.b.gw.Engine.SAD().Table().Len() == 4
+	})
+	close(stop)
+	last := <-done
+	waitFor(t, "the stream to arrive", 3*time.Second, func() bool {
+		for s := base; s < last; s++ {
+			if _, ok := p.received.Load(s); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	newOut, newInAH := bundle(p.a)
+	if newOut == oldOut || newOut.Outer() == oldOut.Outer() {
+		t.Fatal("the rekey did not replace both SAs of the bundle")
+	}
+	if n := p.bareESP.Load(); n != 0 || p.ahESP.Load() < int64(last-base) {
+		t.Errorf("A sent %d AH+ESP packets and %d ESP without AH, for %d datagrams", p.ahESP.Load(), n, last-base)
+	}
+	t.Logf("%d datagrams across a rekey of the AH+ESP bundle, none lost; %d IP/AH/ESP packets on the wire", last-base, p.ahESP.Load())
+
+	// clear crypto sa entry naming the inbound AH SA deletes the bundle at
+	// both ends.
+	if _, err := p.a.ops.ClearSA(control.ClearSA{Dst: "192.0.2.1", Protocol: "ah", SPI: newInAH.SPI()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides' bundles to go", 5*time.Second, func() bool {
+		return p.a.gw.Engine.SAD().Table().Len() == 0 && p.b.gw.Engine.SAD().Table().Len() == 0
 	})
 }
 

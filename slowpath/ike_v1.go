@@ -20,18 +20,35 @@ import (
 //	ISAKMP major 1 punt ─▶ V1.Receive
 //	ACQUIRE, entry without IKEv2 profile ─▶ V1.Acquire (set peer named ikev1.PeerName)
 //	V1 ── v1Installer ──▶ the Negotiator's install path, marked IKEv1
+//
+// An IKEv1 IPsec SA arrives as one ikev1.IPsecSA. An AH+ESP bundle is
+// installed as one CHILD_SA named by its ESP pair: each direction's ESP
+// SA bundled with its AH SA (sad.Bundle, ESP inner), both in one SAD
+// update, the outbound ESP SA bound to the entry (the encrypt node adds
+// the AH), both unbound and deleted together; lifetime events of either
+// go to the engine, which rekeys or deletes the bundle whole.
 
 // v1Installer is the IKEv1 engine's Installer: the Negotiator's, with the
 // CHILD_SAs marked as IKEv1's and failover through the IKEv1 engine.
 type v1Installer struct{ x *Negotiator }
 
-func (v v1Installer) InstallInbound(c *ike.ChildSA) error { return v.x.installInbound(c, true) }
-func (v v1Installer) InstallOutbound(c, replaces *ike.ChildSA) error {
-	return v.x.InstallOutbound(c, replaces)
+func (v v1Installer) InstallInbound(sa *ikev1.IPsecSA) error {
+	return v.x.installInbound(sa.Traffic(), sa.Outer(), true)
 }
-func (v v1Installer) RemoveChildSA(c *ike.ChildSA, r ike.Reason) { v.x.RemoveChildSA(c, r) }
-func (v v1Installer) IKESAUp(sa *ike.IKESAInfo)                  { v.x.IKESAUp(sa) }
-func (v v1Installer) IKESADown(sa *ike.IKESAInfo, r ike.Reason)  { v.x.IKESADown(sa, r) }
+
+func (v v1Installer) InstallOutbound(sa, replaces *ikev1.IPsecSA) error {
+	var old *ike.ChildSA
+	if replaces != nil {
+		old = replaces.Traffic()
+	}
+	return v.x.installOutbound(sa.Traffic(), sa.Outer(), old)
+}
+
+func (v v1Installer) RemoveIPsecSA(sa *ikev1.IPsecSA, r ike.Reason) {
+	v.x.RemoveChildSA(sa.Traffic(), r)
+}
+func (v v1Installer) IKESAUp(sa *ike.IKESAInfo)                 { v.x.IKESAUp(sa) }
+func (v v1Installer) IKESADown(sa *ike.IKESAInfo, r ike.Reason) { v.x.IKESADown(sa, r) }
 func (v v1Installer) AcquireFailed(a ike.Acquire, err error) {
 	v.x.failover(a, err, v.x.v1PeerName, v.x.V1.Acquire)
 }
@@ -96,12 +113,13 @@ func (x *Negotiator) acquireV1(cm *config.CompiledMap, e *config.CompiledEntry, 
 	x.V1.Acquire(ike.Acquire{Peer: peer, Child: e.Name(), Line: line, Flow: &flow})
 }
 
-// ownedByV1 reports whether the CHILD_SA with inbound SPI spi is IKEv1's.
+// ownedByV1 reports whether the CHILD_SA with inbound SPI spi (either
+// pair's of an AH+ESP bundle) is IKEv1's.
 func (x *Negotiator) ownedByV1(spi uint32) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for c, rec := range x.children {
-		if c.InSPI == spi {
+	for _, rec := range x.children {
+		if rec.in.SPI() == spi || rec.in.Outer() != nil && rec.in.Outer().SPI() == spi {
 			return rec.v1
 		}
 	}

@@ -60,8 +60,8 @@ func (e *Engine) acquire(a ike.Acquire) {
 
 func (e *Engine) childBySPI(spi uint32) *child { return e.spis[spi] }
 
-// SoftExpire reports that the IPsec SA with inbound SPI spi reached its
-// soft kilobyte limit: it is rekeyed.
+// SoftExpire reports that the IPsec SA with inbound SPI spi (either pair's
+// of a bundle) reached its soft kilobyte limit: it is rekeyed.
 func (e *Engine) SoftExpire(spi uint32) {
 	e.post(func() {
 		if c := e.childBySPI(spi); c != nil {
@@ -70,8 +70,9 @@ func (e *Engine) SoftExpire(spi uint32) {
 	})
 }
 
-// HardExpire reports that the IPsec SA with inbound SPI spi reached its
-// hard kilobyte limit: it is deleted.
+// HardExpire reports that the IPsec SA with inbound SPI spi (either pair's
+// of a bundle) reached its hard kilobyte limit: it is deleted, bundle and
+// all.
 func (e *Engine) HardExpire(spi uint32) {
 	e.post(func() {
 		if c := e.childBySPI(spi); c != nil {
@@ -175,7 +176,7 @@ func (e *Engine) IPsecSAs() []ike.ChildSA {
 	var out []ike.ChildSA
 	e.sync(func() {
 		for _, c := range e.sortedChildren() {
-			for _, s := range c.sas {
+			for _, s := range c.ipsec.SAs() {
 				cp := *s
 				cp.InKeys, cp.OutKeys = ike.Keys{}, ike.Keys{}
 				out = append(out, cp)

@@ -14,7 +14,8 @@ import (
 )
 
 // child is one negotiated IPsec SA: one ike.ChildSA per protocol (two
-// for an AH+ESP bundle), with the same proxy IDs and lifetime.
+// for an AH+ESP bundle), with the same proxy IDs and lifetime, handed to
+// the Installer as one IPsecSA.
 type child struct {
 	id              uint64
 	peer            *PeerConfig
@@ -22,7 +23,7 @@ type child struct {
 	line            int
 	remote          netip.Addr
 	local, remoteTS ts.Selector
-	sas             []*ike.ChildSA
+	ipsec           IPsecSA
 	initiator       bool
 	created         time.Time
 	lifetime        ike.Lifetime
@@ -35,52 +36,40 @@ type child struct {
 }
 
 func (c *child) String() string {
-	parts := make([]string, len(c.sas))
-	for i, s := range c.sas {
+	sas := c.ipsec.SAs()
+	parts := make([]string, len(sas))
+	for i, s := range sas {
 		parts[i] = fmt.Sprintf("%v in %08x out %08x %v", s.Protocol, s.InSPI, s.OutSPI, s.Transform)
 	}
 	return fmt.Sprintf("%s %v === %v", strings.Join(parts, " + "), c.local, c.remoteTS)
 }
 
-// installInbound files c and installs its inbound halves.
+// installInbound files c and installs its inbound halves, all pairs of a
+// bundle in one call.
 func (e *Engine) installInbound(c *child) error {
 	e.nextID++
 	c.id = e.nextID
 	e.children[c] = true
-	for _, s := range c.sas {
+	for _, s := range c.ipsec.SAs() {
 		e.spis[s.InSPI] = c
 	}
-	for i, s := range c.sas {
-		if err := e.cfg.Installer.InstallInbound(s); err != nil {
-			for _, done := range c.sas[:i] {
-				e.cfg.Installer.RemoveChildSA(done, ike.ReasonInstallFailed)
-			}
-			e.forget(c)
-			return fmt.Errorf("installing inbound SA %08x: %w", s.InSPI, err)
-		}
+	if err := e.cfg.Installer.InstallInbound(&c.ipsec); err != nil {
+		e.forget(c)
+		return fmt.Errorf("installing inbound SA %08x: %w", c.ipsec.Traffic().InSPI, err)
 	}
 	c.rekeyTimer = e.after(c.softAfter, func() { e.rekeyChild(c) })
 	c.expireTimer = e.after(c.lifetime.Seconds, func() { e.deleteChild(c, ike.ReasonExpired) })
 	return nil
 }
 
-// installOutbound moves traffic to c (from old, the SA it replaces, per
-// protocol).
+// installOutbound moves traffic to c from old, the SA it replaces (nil if
+// none), bundle and all.
 func (e *Engine) installOutbound(c, old *child) error {
-	for _, s := range c.sas {
-		var prev *ike.ChildSA
-		if old != nil {
-			for _, o := range old.sas {
-				if o.Protocol == s.Protocol {
-					prev = o
-				}
-			}
-		}
-		if err := e.cfg.Installer.InstallOutbound(s, prev); err != nil {
-			return err
-		}
+	var prev *IPsecSA
+	if old != nil {
+		prev = &old.ipsec
 	}
-	return nil
+	return e.cfg.Installer.InstallOutbound(&c.ipsec, prev)
 }
 
 // findPredecessor finds the SA a responder's new SA replaces: same entry
@@ -97,7 +86,7 @@ func (e *Engine) findPredecessor(c *child) *child {
 func (e *Engine) forget(c *child) {
 	c.rekeyTimer.Stop()
 	c.expireTimer.Stop()
-	for _, s := range c.sas {
+	for _, s := range c.ipsec.SAs() {
 		delete(e.spis, s.InSPI)
 	}
 	delete(e.children, c)
@@ -109,9 +98,7 @@ func (e *Engine) removeChild(c *child, why ike.Reason) {
 		return
 	}
 	e.forget(c)
-	for _, s := range c.sas {
-		e.cfg.Installer.RemoveChildSA(s, why)
-	}
+	e.cfg.Installer.RemoveIPsecSA(&c.ipsec, why)
 	e.log.Info("IPsec SA removed", "peer", c.remote, "entry", c.cfg.Name, "reason", why.String(), "sas", c.String())
 }
 
@@ -131,7 +118,7 @@ func (e *Engine) sendDelete(c *child) {
 	if sa == nil {
 		return
 	}
-	for _, s := range c.sas {
+	for _, s := range c.ipsec.SAs() {
 		proto := isakmp.ProtoESP
 		if s.Protocol == message.ProtoAH {
 			proto = isakmp.ProtoAH

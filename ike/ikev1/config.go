@@ -16,7 +16,7 @@ import (
 // Config sets up an Engine. Zero values take the defaults noted.
 type Config struct {
 	Transport ike.Transport
-	Installer ike.Installer
+	Installer Installer
 	Logger    *slog.Logger // nil: discard
 	Clock     clock.Clock  // nil: the wall clock
 

@@ -4,10 +4,11 @@
 // IOS negotiates them.
 //
 // Data flow, the same as the IKEv2 engine's (package ike), whose
-// Transport, Installer, Acquire, ChildSA and Reason it uses, so the slow
-// path installs SAs of both versions the same way:
+// Transport, Acquire, ChildSA and Reason it uses, so the slow path installs
+// SAs of both versions the same way; its Installer (installer.go) is
+// ike.Installer with IPsec SAs handed over as IPsecSA units:
 //
-//	slow path ── Acquire / SoftExpire / Clear... ──▶ Engine ──▶ ike.Installer
+//	slow path ── Acquire / SoftExpire / Clear... ──▶ Engine ──▶ Installer
 //	ike.Transport ── Receive(local, remote, datagram) ──▶ Engine ──▶ ike.Transport.Send
 //
 // The slow path demultiplexes UDP 500/4500 datagrams by the ISAKMP
@@ -18,16 +19,18 @@
 // nonces, then the encrypted IDs and hashes. Quick Mode exchanges
 // (quick.go) over it negotiate IPsec SAs from the crypto map entry's
 // transform sets (AH+ESP bundles included) and proxy IDs from its ACL
-// lines; each result goes to the Installer as one ike.ChildSA per
-// protocol. Informational exchanges (info.go) carry Delete, DPD and
+// lines; each result goes to the Installer as one IPsecSA holding an
+// ike.ChildSA per protocol. Informational exchanges (info.go) carry Delete, DPD and
 // errors. Keys come from keymat.go (RFC 2409 §5 and Appendix B), messages
 // from package isakmp. Failed negotiations go to an ike.FailureLog
 // (failure.go), named and counted as the IKEv2 engine's are.
 //
-// Installer events: one ike.ChildSA per negotiated protocol, so an AH+ESP
-// bundle arrives as two ChildSAs with the same entry, line and proxy IDs
-// (make-before-break order as ike.Installer documents, each protocol
-// replacing its own predecessor). ISAKMP SAs come up and go down as
+// Installer events: one IPsecSA per negotiated IPsec SA, so an AH+ESP
+// bundle (two SA pairs with the same entry, line and proxy IDs) is
+// installed, switched to, rekeyed and removed as one unit, in the
+// make-before-break order ike.Installer documents. A lifetime event,
+// Delete or clear naming either pair's SPI acts on the whole bundle.
+// ISAKMP SAs come up and go down as
 // ike.IKESAInfo with IDs from 1<<32, apart from the IKEv2 engine's.
 //
 // IKEv1 IPsec SAs are not owned by an ISAKMP SA: they outlive it, and

@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 	"time"
@@ -73,21 +74,72 @@ func TestPFSMismatch(t *testing.T) {
 	checkFailure(t, b, ike.Failure{SA: "child", Peer: "to-a", Child: "vpn 10", Remote: addrA, Code: "NO_PROPOSAL_CHOSEN"})
 }
 
+// TestAHESPBundle: an AH+ESP transform set is negotiated as one proposal
+// of two protocols, and each end's Installer gets both SA pairs as one
+// IPsecSA (matching SPIs and keys end to end), which is rekeyed, by a
+// lifetime event of either pair, and deleted as one unit.
 func TestAHESPBundle(t *testing.T) {
 	pa, pb := defaultPeers(setAHESP)
 	a, b := newPair(t, pa, pb, nil)
-	sa, sb := establish(t, a, b, 2)
-	protos := map[message.ProtocolID]bool{}
-	for _, s := range append(sa, sb...) {
-		protos[s.Protocol] = true
+	sa, sb := establish(t, a, b, 2) // checkPair: each pair's SPIs and keys agree
+	if sa[0].Protocol != message.ProtoESP || sa[0].Transform != setAHESP.ESP ||
+		sa[1].Protocol != message.ProtoAH || sa[1].Transform != (crypto.Transform{Integ: crypto.IntegHMACSHA256_128}) {
+		t.Fatalf("bundle %v + %v", sa[0], sa[1])
 	}
-	if !protos[message.ProtoAH] || !protos[message.ProtoESP] {
-		t.Fatalf("bundle has %v", protos)
+	if sa[0].InSPI == sa[1].InSPI || bytes.Equal(sa[0].InKeys.Integ, sa[1].InKeys.Integ) {
+		t.Error("the bundle's pairs share an SPI or a key")
 	}
-	for _, s := range sa {
-		if s.Protocol == message.ProtoAH && (s.Transform.Cipher != crypto.CipherNone || s.Transform.Integ != crypto.IntegHMACSHA256_128) {
-			t.Errorf("AH SA %v", s)
+	if sa[0].Mode != sa[1].Mode || sa[0].HardSeconds != sa[1].HardSeconds || sa[0].HardKilobytes != sa[1].HardKilobytes ||
+		sa[0].LocalTS[0] != sa[1].LocalTS[0] || sa[0].RemoteTS[0] != sa[1].RemoteTS[0] {
+		t.Errorf("the bundle's pairs differ in mode, lifetime or proxy IDs: %v / %v", sa[0], sa[1])
+	}
+	for _, n := range []*node{a, b} {
+		for _, ev := range n.rec.snapshot() {
+			if (ev.kind == "in" || ev.kind == "out") && (ev.ipsec.ESP == nil || ev.ipsec.AH == nil) {
+				t.Errorf("%s: %v without both pairs", n.name, ev)
+			}
 		}
+		if got := len(n.e.IPsecSAs()); got != 2 {
+			t.Errorf("%s: show lists %d SAs of the bundle, want 2", n.name, got)
+		}
+	}
+
+	// The AH pair's soft lifetime rekeys the bundle: the successor holds
+	// both pairs and replaces the old bundle whole, at both ends.
+	a.e.SoftExpire(sa[1].InSPI)
+	isRekey := func(ev event) bool { return ev.kind == "out" && ev.prev != nil }
+	na, nb := a.rec.wait(&a.ev, isRekey), b.rec.wait(&b.ev, isRekey)
+	if na.prev.ESP != sa[0] || na.prev.AH != sa[1] || nb.prev.ESP != sb[0] || nb.prev.AH != sb[1] {
+		t.Fatalf("rekey replaced %v / %v", na.prev, nb.prev)
+	}
+	next := na.ipsec.SAs()
+	if len(next) != 2 || len(nb.ipsec.SAs()) != 2 || next[0].InSPI == sa[0].InSPI || next[1].InSPI == sa[1].InSPI {
+		t.Fatalf("successor %v", na.ipsec)
+	}
+	for i := range next {
+		checkPair(t, next[i], nb.ipsec.SAs()[i])
+	}
+	for _, n := range []*node{a, b} {
+		old := na.prev
+		if n == b {
+			old = nb.prev
+		}
+		if ev := n.rec.wait(&n.ev, kind("remove")); ev.ipsec != old || ev.reason != ike.ReasonRekeyed {
+			t.Errorf("%s: %v, want the old bundle removed as rekeyed", n.name, ev)
+		}
+	}
+
+	// Deleting by the ESP pair's SPI deletes the bundle, with the peer too.
+	b.e.DeleteChildSA(nb.ipsec.ESP.InSPI)
+	if ev := b.rec.wait(&b.ev, kind("remove")); ev.ipsec != nb.ipsec || ev.reason != ike.ReasonCleared {
+		t.Errorf("B: %v", ev)
+	}
+	if ev := a.rec.wait(&a.ev, kind("remove")); ev.ipsec != na.ipsec || ev.reason != ike.ReasonDeletedByPeer {
+		t.Errorf("A: %v", ev)
+	}
+	a.e.sync(func() {})
+	if n := len(a.e.IPsecSAs()) + len(b.e.IPsecSAs()); n != 0 {
+		t.Errorf("%d SAs left after the delete", n)
 	}
 }
 

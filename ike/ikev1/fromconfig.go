@@ -65,13 +65,7 @@ func PeersFromConfig(pol *config.Policy, maps []*config.CompiledMap) (peers []*P
 			if ce.IKEv2Profile != nil || (ce.Kind != config.ISAKMPEntry && ce.Kind != config.DynamicEntry) {
 				continue
 			}
-			c, bundles := childFromEntry(ce)
-			for _, name := range bundles {
-				skipped = append(skipped, fmt.Sprintf("%s: transform set %s (AH+ESP) is not negotiated: the fast path applies AH+ESP bundles to manual SAs only", ce.Name(), name))
-			}
-			if len(c.TransformSets) == 0 {
-				continue
-			}
+			c := childFromEntry(ce)
 			if ce.Kind == config.DynamicEntry {
 				dynamic = append(dynamic, c)
 				continue
@@ -152,11 +146,11 @@ func policiesFromConfig(pol *config.Policy) ([]Policy, []string) {
 
 // childFromEntry turns a crypto map entry into a ChildConfig. The mode is
 // the first transform set's (IOS proposes each set with its own mode; one
-// entry's sets share one in practice). AH+ESP sets are left out and named:
-// a negotiated bundle arrives as two SAs the slow path binds one at a
-// time, so traffic would get only one of the two protections.
-func childFromEntry(ce *config.CompiledEntry) (c *ChildConfig, bundles []string) {
-	c = &ChildConfig{Name: ce.Name(), Map: ce.Map, Seq: ce.Seq, PFS: keymat.Group(ce.PFS), PerHost: ce.PerHost,
+// entry's sets share one in practice). AH+ESP sets are offered and
+// accepted as one proposal of two protocols; the result is one IPsecSA
+// bundle.
+func childFromEntry(ce *config.CompiledEntry) *ChildConfig {
+	c := &ChildConfig{Name: ce.Name(), Map: ce.Map, Seq: ce.Seq, PFS: keymat.Group(ce.PFS), PerHost: ce.PerHost,
 		Lifetime: ike.Lifetime{Seconds: time.Duration(ce.Lifetime.Seconds) * time.Second, Kilobytes: uint64(ce.Lifetime.Kilobytes)}}
 	if ce.ACL != nil {
 		c.ACL = ce.ACL.Name
@@ -172,11 +166,7 @@ func childFromEntry(ce *config.CompiledEntry) (c *ChildConfig, bundles []string)
 		if set.ESP.Cipher == crypto.CipherNone && set.AH == crypto.IntegNone {
 			continue
 		}
-		if set.ESP.Cipher != crypto.CipherNone && set.AH != crypto.IntegNone {
-			bundles = append(bundles, ts.Name)
-			continue
-		}
 		c.TransformSets = append(c.TransformSets, set)
 	}
-	return c, bundles
+	return c
 }

@@ -17,12 +17,12 @@ func (discard) Send(netip.AddrPort, netip.AddrPort, []byte) error { return nil }
 
 type nopInstaller struct{}
 
-func (nopInstaller) InstallInbound(*ike.ChildSA) error       { return nil }
-func (nopInstaller) InstallOutbound(_, _ *ike.ChildSA) error { return nil }
-func (nopInstaller) RemoveChildSA(*ike.ChildSA, ike.Reason)  {}
-func (nopInstaller) IKESAUp(*ike.IKESAInfo)                  {}
-func (nopInstaller) IKESADown(*ike.IKESAInfo, ike.Reason)    {}
-func (nopInstaller) AcquireFailed(ike.Acquire, error)        {}
+func (nopInstaller) InstallInbound(*IPsecSA) error        { return nil }
+func (nopInstaller) InstallOutbound(_, _ *IPsecSA) error  { return nil }
+func (nopInstaller) RemoveIPsecSA(*IPsecSA, ike.Reason)   {}
+func (nopInstaller) IKESAUp(*ike.IKESAInfo)               {}
+func (nopInstaller) IKESADown(*ike.IKESAInfo, ike.Reason) {}
+func (nopInstaller) AcquireFailed(ike.Acquire, error)     {}
 
 // FuzzReceive feeds datagrams to a responder engine (on both ports, so
 // the non-ESP marker path runs too): nothing may panic, and each

@@ -22,18 +22,31 @@ import (
 
 // event is one Installer call.
 type event struct {
-	kind   string // in, out, remove, up, down, failed
-	sa     *ike.ChildSA
-	old    *ike.ChildSA
-	ike    *ike.IKESAInfo
-	reason ike.Reason
-	err    error
+	kind        string // in, out, remove, up, down, failed
+	ipsec, prev *IPsecSA
+	// sa and old are ipsec's and prev's Traffic pairs.
+	sa, old *ike.ChildSA
+	ike     *ike.IKESAInfo
+	reason  ike.Reason
+	err     error
+}
+
+func ipsecEvent(kind string, sa, prev *IPsecSA) event {
+	ev := event{kind: kind, ipsec: sa, prev: prev, sa: sa.Traffic()}
+	if prev != nil {
+		ev.old = prev.Traffic()
+	}
+	return ev
 }
 
 func (ev event) String() string {
 	switch ev.kind {
 	case "in", "out", "remove":
-		s := fmt.Sprintf("%s %v %08x/%08x", ev.kind, ev.sa.Protocol, ev.sa.InSPI, ev.sa.OutSPI)
+		var s string
+		for _, c := range ev.ipsec.SAs() {
+			s += fmt.Sprintf(" %v %08x/%08x", c.Protocol, c.InSPI, c.OutSPI)
+		}
+		s = ev.kind + s
 		if ev.old != nil {
 			s += fmt.Sprintf(" replacing %08x", ev.old.InSPI)
 		}
@@ -47,18 +60,19 @@ func (ev event) String() string {
 	return fmt.Sprintf("%s %v", ev.kind, ev.err)
 }
 
-// recorder is the test Installer; it checks make-before-break order.
+// recorder is the test Installer; it checks make-before-break order and
+// that every pair of an IPsec SA comes in one call.
 type recorder struct {
 	t       *testing.T
 	name    string
 	mu      sync.Mutex
 	events  []event
-	inbound map[uint32]*ike.ChildSA
+	inbound map[uint32]*IPsecSA // by every inbound SPI
 	notify  chan struct{}
 }
 
 func newRecorder(t *testing.T, name string) *recorder {
-	return &recorder{t: t, name: name, inbound: map[uint32]*ike.ChildSA{}, notify: make(chan struct{}, 1)}
+	return &recorder{t: t, name: name, inbound: map[uint32]*IPsecSA{}, notify: make(chan struct{}, 1)}
 }
 
 func (r *recorder) add(ev event) {
@@ -71,30 +85,39 @@ func (r *recorder) add(ev event) {
 	}
 }
 
-func (r *recorder) InstallInbound(sa *ike.ChildSA) error {
+func (r *recorder) InstallInbound(sa *IPsecSA) error {
 	r.mu.Lock()
-	r.inbound[sa.InSPI] = sa
+	for _, c := range sa.SAs() {
+		r.inbound[c.InSPI] = sa
+	}
 	r.mu.Unlock()
-	r.add(event{kind: "in", sa: sa})
+	r.add(ipsecEvent("in", sa, nil))
 	return nil
 }
 
-func (r *recorder) InstallOutbound(sa, old *ike.ChildSA) error {
+func (r *recorder) InstallOutbound(sa, old *IPsecSA) error {
 	r.mu.Lock()
-	ok := r.inbound[sa.InSPI] == sa
+	ok := true
+	for _, c := range sa.SAs() {
+		ok = ok && r.inbound[c.InSPI] == sa
+	}
 	r.mu.Unlock()
 	if !ok {
-		r.t.Errorf("%s: outbound %08x before its inbound half", r.name, sa.InSPI)
+		r.t.Errorf("%s: outbound %v before its inbound half", r.name, sa)
 	}
-	r.add(event{kind: "out", sa: sa, old: old})
+	r.add(ipsecEvent("out", sa, old))
 	return nil
 }
 
-func (r *recorder) RemoveChildSA(sa *ike.ChildSA, why ike.Reason) {
+func (r *recorder) RemoveIPsecSA(sa *IPsecSA, why ike.Reason) {
 	r.mu.Lock()
-	delete(r.inbound, sa.InSPI)
+	for _, c := range sa.SAs() {
+		delete(r.inbound, c.InSPI)
+	}
 	r.mu.Unlock()
-	r.add(event{kind: "remove", sa: sa, reason: why})
+	ev := ipsecEvent("remove", sa, nil)
+	ev.reason = why
+	r.add(ev)
 }
 
 func (r *recorder) IKESAUp(sa *ike.IKESAInfo) { r.add(event{kind: "up", ike: sa}) }
@@ -303,13 +326,15 @@ func defaultPeers(sets ...TransformSet) (a, b *PeerConfig) {
 }
 
 // establish brings up the ISAKMP SA and an IPsec SA from a; it returns
-// each side's outbound-installed SAs (one per protocol).
+// each side's SA pairs (one per protocol, ESP first), which each side's
+// Installer got as one IPsecSA.
 func establish(t *testing.T, a, b *node, protocols int) (sa, sb []*ike.ChildSA) {
 	t.Helper()
 	a.e.Acquire(ike.Acquire{Peer: a.peer.Name, Child: a.peer.Children[0].Name})
-	for i := 0; i < protocols; i++ {
-		sa = append(sa, a.rec.wait(&a.ev, kind("out")).sa)
-		sb = append(sb, b.rec.wait(&b.ev, kind("out")).sa)
+	sa = a.rec.wait(&a.ev, kind("out")).ipsec.SAs()
+	sb = b.rec.wait(&b.ev, kind("out")).ipsec.SAs()
+	if len(sa) != protocols || len(sb) != protocols {
+		t.Fatalf("IPsec SA of %d and %d protocols, want %d", len(sa), len(sb), protocols)
 	}
 	for i := range sa {
 		checkPair(t, sa[i], sb[i])

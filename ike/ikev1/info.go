@@ -142,7 +142,7 @@ func (sa *isakmpSA) deleted(d *isakmp.Delete) {
 }
 
 func (c *child) hasSPI(spi uint32) bool {
-	for _, s := range c.sas {
+	for _, s := range c.ipsec.SAs() {
 		if s.OutSPI == spi || s.InSPI == spi {
 			return true
 		}

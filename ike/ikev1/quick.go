@@ -506,9 +506,13 @@ func (q *quickMode) makeChild() (*child, error) {
 		if q.params.udp {
 			cs.LocalPort, cs.RemotePort = sa.local.Port(), sa.remote.Port()
 		}
-		c.sas = append(c.sas, cs)
+		if proto == message.ProtoAH {
+			c.ipsec.AH = cs
+		} else {
+			c.ipsec.ESP = cs
+		}
 	}
-	if len(c.sas) == 0 {
+	if c.ipsec.ESP == nil && c.ipsec.AH == nil {
 		return nil, fmt.Errorf("no protocol negotiated")
 	}
 	return c, nil

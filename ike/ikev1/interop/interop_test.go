@@ -32,7 +32,7 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerCon
 	t.Helper()
 	g := &gateway{Gateway: ikeinterop.NewGateway(t, ns, local, 30*time.Second)}
 	e, err := ikev1.New(ikev1.Config{
-		Transport: g.Conn, Installer: g.Rec, Logger: g.Logger,
+		Transport: g.Conn, Installer: recorder{g.Rec}, Logger: g.Logger,
 		Retransmit: ike.Retransmit{Timeout: time.Second, Base: 1.4, Tries: 3},
 		RekeyGrace: 100 * time.Millisecond,
 	})
@@ -49,6 +49,27 @@ func startGateway(t *testing.T, ns string, local netip.Addr, peer *ikev1.PeerCon
 	}
 	g.Serve(t, e.Run, recv)
 	return g
+}
+
+// recorder records the engine's IPsec SAs with the IKEv2 interop tests'
+// Recorder, one pair at a time. charon negotiates no AH+ESP bundles, so
+// every IPsecSA holds one pair.
+type recorder struct{ *ikeinterop.Recorder }
+
+func (r recorder) InstallInbound(sa *ikev1.IPsecSA) error {
+	return r.Recorder.InstallInbound(sa.Traffic())
+}
+
+func (r recorder) InstallOutbound(sa, old *ikev1.IPsecSA) error {
+	var prev *ike.ChildSA
+	if old != nil {
+		prev = old.Traffic()
+	}
+	return r.Recorder.InstallOutbound(sa.Traffic(), prev)
+}
+
+func (r recorder) RemoveIPsecSA(sa *ikev1.IPsecSA, why ike.Reason) {
+	r.Recorder.RemoveChildSA(sa.Traffic(), why)
 }
 
 // Topology: ipsecgw in site A's gateway namespace (LAN 10.1.1.0/24),
