@@ -501,10 +501,11 @@ func (x *Negotiator) Failures() ([]ike.Failure, []ike.FailureCount) {
 	return ike.MergeFailures(x.Engine, x.V1)
 }
 
-// DeleteChildSA implements IKE: the engine that negotiated the SA deletes it.
+// DeleteChildSA implements IKE: the engine that negotiated the SA deletes
+// it. IKEv1 SAs are also found by an outbound or bundled AH SA's SPI.
 func (x *Negotiator) DeleteChildSA(inboundSPI uint32) {
-	if x.ownedByV1(inboundSPI) {
-		x.V1.DeleteChildSA(inboundSPI)
+	if spi, ok := x.v1Child(inboundSPI); ok {
+		x.V1.DeleteChildSA(spi)
 		return
 	}
 	x.Engine.DeleteChildSA(inboundSPI)

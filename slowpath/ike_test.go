@@ -832,8 +832,8 @@ func TestIKEv1ThroughGateway(t *testing.T) {
 // with esp-aes 256 esp-sha-hmac) negotiated by IKEv1 is installed as one
 // bundle at each end: A's packets leave as IP/AH/ESP, show crypto ipsec sa
 // lists both SA pairs, a lifetime event of the AH SA rekeys the bundle
-// under traffic without losing a datagram, and clearing the AH SA by SPI
-// deletes the whole bundle at both ends.
+// under traffic without losing a datagram, and clearing an AH SA by SPI
+// (outbound or inbound) deletes the whole bundle at both ends.
 func TestIKEv1AHESPBundle(t *testing.T) {
 	entry := strings.Replace(ikev1Entry, "aesset esp-aes 256 esp-sha-hmac", "aesset ah-sha-hmac esp-aes 256 esp-sha-hmac", 1)
 	p := startPair(t, policyFor("a", "esp-gcm 128", entry), policyFor("b", "esp-gcm 128", entry))
@@ -914,7 +914,7 @@ func TestIKEv1AHESPBundle(t *testing.T) {
 		}
 		return true
 	})
-	newOut, newInAH := bundle(p.a)
+	newOut, _ := bundle(p.a)
 	if newOut == oldOut || newOut.Outer() == oldOut.Outer() {
 		t.Fatal("the rekey did not replace both SAs of the bundle")
 	}
@@ -923,9 +923,25 @@ func TestIKEv1AHESPBundle(t *testing.T) {
 	}
 	t.Logf("%d datagrams across a rekey of the AH+ESP bundle, none lost; %d IP/AH/ESP packets on the wire", last-base, p.ahESP.Load())
 
-	// clear crypto sa entry naming the inbound AH SA deletes the bundle at
-	// both ends.
-	if _, err := p.a.ops.ClearSA(control.ClearSA{Dst: "192.0.2.1", Protocol: "ah", SPI: newInAH.SPI()}); err != nil {
+	// clear crypto sa entry naming one AH SA deletes the bundle at both
+	// ends: B's inbound one at A, then A's inbound one at B.
+	if _, err := p.a.ops.ClearSA(control.ClearSA{Dst: "192.0.2.2", Protocol: "ah", SPI: newOut.Outer().SPI()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides' bundles to go", 5*time.Second, func() bool {
+		return p.a.gw.Engine.SAD().Table().Len() == 0 && p.b.gw.Engine.SAD().Table().Len() == 0
+	})
+	before, seq := p.got.Load(), last
+	waitFor(t, "traffic to negotiate a new bundle", 10*time.Second, func() bool {
+		seq++
+		p.send(t, seq)
+		return p.got.Load() > before
+	})
+	waitFor(t, "B's new outbound bundle", 3*time.Second, func() bool {
+		return len(p.b.ops.Gateway().Engine.Tables().Interfaces[1].Crypto.Bindings()) == 1
+	})
+	_, inAH := bundle(p.b)
+	if _, err := p.b.ops.ClearSA(control.ClearSA{Dst: "192.0.2.2", Protocol: "ah", SPI: inAH.SPI()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both sides' bundles to go", 5*time.Second, func() bool {

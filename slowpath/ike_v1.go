@@ -113,17 +113,23 @@ func (x *Negotiator) acquireV1(cm *config.CompiledMap, e *config.CompiledEntry, 
 	x.V1.Acquire(ike.Acquire{Peer: peer, Child: e.Name(), Line: line, Flow: &flow})
 }
 
-// ownedByV1 reports whether the CHILD_SA with inbound SPI spi (either
-// pair's of an AH+ESP bundle) is IKEv1's.
-func (x *Negotiator) ownedByV1(spi uint32) bool {
+// v1Child finds the IKEv1 CHILD_SA one of whose SAs (either direction, a
+// bundled AH SA included) has SPI spi, and returns the inbound SPI the
+// IKEv1 engine names it by.
+func (x *Negotiator) v1Child(spi uint32) (uint32, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, rec := range x.children {
-		if rec.in.SPI() == spi || rec.in.Outer() != nil && rec.in.Outer().SPI() == spi {
-			return rec.v1
+		if !rec.v1 {
+			continue
+		}
+		for _, sa := range rec.sas() {
+			if sa.SPI() == spi {
+				return x.bySA[sa].spi, true
+			}
 		}
 	}
-	return false
+	return 0, false
 }
 
 // ISAKMPSAs implements ISAKMP: show crypto isakmp sa.
