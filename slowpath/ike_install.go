@@ -25,17 +25,17 @@ type installed struct {
 }
 
 // sas lists every installed SA, bundled AH SAs included.
-func (r *installed) sas() []*sad.SA {
-	var out []*sad.SA
-	for _, sa := range []*sad.SA{r.in, r.out} {
-		if sa != nil {
-			out = append(out, sa)
-			if o := sa.Outer(); o != nil {
-				out = append(out, o)
-			}
-		}
+func (r *installed) sas() []*sad.SA { return append(bundled(r.in), bundled(r.out)...) }
+
+// bundled lists sa (none if nil) and the AH SA bundled outside it, if any.
+func bundled(sa *sad.SA) []*sad.SA {
+	switch {
+	case sa == nil:
+		return nil
+	case sa.Outer() != nil:
+		return []*sad.SA{sa, sa.Outer()}
 	}
-	return out
+	return []*sad.SA{sa}
 }
 
 // childRef names the CHILD_SA an installed SA belongs to: its inbound SPI
@@ -59,13 +59,12 @@ func (x *Negotiator) installInbound(c, ah *ike.ChildSA, v1 bool) error {
 		x.log.Warn("cannot install inbound SA", "child", c, "err", err)
 		return err
 	}
-	rec := &installed{in: sa, v1: v1}
-	if err := gw.Engine.SAD().Install(rec.sas()...); err != nil {
+	if err := gw.Engine.SAD().Install(bundled(sa)...); err != nil {
 		return err
 	}
 	x.mu.Lock()
-	x.children[c] = rec
-	for _, s := range rec.sas() {
+	x.children[c] = &installed{in: sa, v1: v1}
+	for _, s := range bundled(sa) {
 		x.bySA[s] = childRef{c.InSPI, v1}
 	}
 	x.mu.Unlock()
@@ -102,7 +101,7 @@ func (x *Negotiator) installOutbound(c, ah, replaces *ike.ChildSA) error {
 		x.log.Warn("cannot install outbound SA", "child", c, "err", err)
 		return err
 	}
-	out := (&installed{out: sa}).sas()
+	out := bundled(sa)
 	if _, e := gw.childEntry(c); e != nil && acceptsAny(e) && x.publish != nil {
 		if err := x.useTemporary(c, replaces); err != nil {
 			x.log.Warn("cannot install the temporary crypto map entry", "child", c, "err", err)

@@ -48,6 +48,9 @@
 //     says so with RESPONDER-LIFETIME.
 //   - The end that created an SA rekeys it at 85-90% of its lifetime, the
 //     other at 90-95%.
+//   - Across a NAT, transform sets with AH are neither offered nor
+//     accepted: AH authenticates the addresses a NAT rewrites, and RFC
+//     3948 puts only ESP in UDP.
 //
 // One goroutine (Run) owns all state; every public method only queues
 // work for it. Time comes from package clock, so tests run

@@ -411,6 +411,42 @@ func TestNATTraversal(t *testing.T) {
 	}
 }
 
+// TestNATTraversalAH: AH cannot cross a NAT (it authenticates the
+// addresses the NAT rewrites, and RFC 3948 puts only ESP in UDP). Across
+// one, the initiator offers only its sets without AH, and fails plainly
+// when every set has AH; a responder refuses AH in UDP.
+func TestNATTraversalAH(t *testing.T) {
+	natted := func(name string, c *Config) {
+		if name == "A" {
+			c.Transport = natTransport{next: c.Transport, inside: netip.MustParseAddr("127.0.0.3"), outside: netip.MustParseAddr("127.0.0.1")}
+		}
+	}
+	pa, pb := defaultPeers(setAHESP, setAES256SHA)
+	pa.Local = netip.MustParseAddr("127.0.0.3")
+	a, b := newPair(t, pa, pb, natted)
+	sa, _ := establish(t, a, b, 1)
+	if sa[0].Protocol != message.ProtoESP || sa[0].Transform != setAES256SHA.ESP || !sa[0].Encap {
+		t.Errorf("negotiated across the NAT: %v encap %v", sa[0], sa[0].Encap)
+	}
+	onlyAH := sitePeer("to-b", "127.0.0.3", "127.0.0.2", []TransformSet{setAHESP}, aclLine(1, "10.1.1.0/24", "10.2.2.0/24"))
+	if err := a.e.SetPeers([]*PeerConfig{onlyAH}); err != nil {
+		t.Fatal(err)
+	}
+	a.e.Acquire(ike.Acquire{Peer: onlyAH.Name, Child: onlyAH.Children[0].Name})
+	if ev := a.rec.wait(&a.ev, kind("failed")); !contains(ev.err.Error(), "uses AH, which cannot cross the NAT") {
+		t.Errorf("acquire with only AH sets across a NAT: %v", ev.err)
+	}
+	checkFailure(t, a, ike.Failure{SA: "child", Peer: "to-b", Child: "vpn 10", Remote: addrB, Code: "NO_PROPOSAL_CHOSEN", Detail: "cannot cross the NAT"})
+
+	for _, udp := range []bool{false, true} {
+		offer := phase2SA([]TransformSet{setAHESP}, phase2Params{mode: ike.ModeTunnel, udp: udp, lifetime: ike.Lifetime{Seconds: time.Hour}}, 1000, 1001)
+		_, _, ok := matchSet(setAHESP, bundles(offer)[0], phase2Params{mode: ike.ModeTunnel}, func(keymat.Group) bool { return true })
+		if ok == udp {
+			t.Errorf("AH+ESP offer, UDP-encapsulated %v: accepted %v", udp, ok)
+		}
+	}
+}
+
 // TestKilobyteExpiry: the fast path's soft kilobyte limit rekeys the SA,
 // the hard one deletes it with the peer.
 func TestKilobyteExpiry(t *testing.T) {

@@ -365,7 +365,8 @@ func parsePhase2(proto isakmp.Protocol, t *isakmp.Transform) (crypto.Transform, 
 }
 
 // matchSet reports whether the bundle (the proposals of one number)
-// offers exactly transform set ts, returning the chosen transforms.
+// offers exactly transform set ts, returning the chosen transforms. AH is
+// never accepted UDP-encapsulated.
 func matchSet(ts TransformSet, bundle []*isakmp.Proposal, want phase2Params, pfsOK func(keymat.Group) bool) ([]phase2Transform, phase2Params, bool) {
 	needAH, needESP := ts.AH != crypto.IntegNone, ts.ESP.Cipher != crypto.CipherNone
 	var out []phase2Transform
@@ -388,7 +389,8 @@ func matchSet(ts TransformSet, bundle []*isakmp.Proposal, want phase2Params, pfs
 		found := false
 		for i := range prop.Transforms {
 			tr, p, ok := parsePhase2(prop.Protocol, &prop.Transforms[i])
-			if !ok || tr != wantT || p.mode != want.mode || !pfsOK(p.pfs) {
+			// No AH in UDP: RFC 3948 encapsulates ESP only.
+			if !ok || tr != wantT || p.mode != want.mode || !pfsOK(p.pfs) || prop.Protocol == isakmp.ProtoAH && p.udp {
 				continue
 			}
 			got = p

@@ -35,6 +35,7 @@ type quickMode struct {
 	key   acquireKey
 	rekey *child // the SA this one replaces
 
+	sets          []TransformSet   // offered (initiator): the entry's, less AH ones across a NAT
 	local, remote ts.Selector      // proxy IDs from our side
 	idPayloads    []isakmp.Payload // IDci, IDcr as sent or received
 
@@ -87,11 +88,26 @@ func (e *Engine) startQM(q *quickMode) {
 // start sends message 1.
 func (q *quickMode) start() {
 	sa, e := q.sa, q.e
+	q.sets = q.cfg.TransformSets
+	if sa.nat() {
+		// AH authenticates the addresses a NAT rewrites, and RFC 3948
+		// puts only ESP in UDP: sets with AH are not offered.
+		q.sets = nil
+		for _, t := range q.cfg.TransformSets {
+			if t.AH == crypto.IntegNone {
+				q.sets = append(q.sets, t)
+			}
+		}
+		if len(q.sets) == 0 {
+			q.abort(refused(isakmp.NoProposalChosen, false, fmt.Errorf("every transform set of %s uses AH, which cannot cross the NAT between %v and %v", q.cfg.Name, sa.local.Addr(), sa.remote.Addr())))
+			return
+		}
+	}
 	q.mid = sa.newMID()
 	sa.qms[q.mid] = q
 	q.iv = exchangeIV(sa.policy.Hash, sa.p1Last, q.mid)
 	q.ni = randomBytes(32)
-	for _, t := range q.cfg.TransformSets {
+	for _, t := range q.sets {
 		if t.ESP.Cipher != crypto.CipherNone && q.espSPI == 0 {
 			q.espSPI = e.newSPI()
 		}
@@ -100,7 +116,7 @@ func (q *quickMode) start() {
 		}
 	}
 	q.params = phase2Params{mode: q.cfg.Mode, udp: sa.nat(), pfs: q.cfg.PFS, lifetime: q.cfg.lifetime()}
-	ps := []isakmp.Payload{phase2SA(q.cfg.TransformSets, q.params, q.espSPI, q.ahSPI), &isakmp.Nonce{Data: q.ni}}
+	ps := []isakmp.Payload{phase2SA(q.sets, q.params, q.espSPI, q.ahSPI), &isakmp.Nonce{Data: q.ni}}
 	if q.params.pfs != 0 {
 		kex, err := keymat.NewKeyExchange(q.params.pfs, nil)
 		if err != nil {
@@ -370,10 +386,10 @@ func (q *quickMode) initiatorDone(m *isakmp.Message) error {
 		}
 	}
 	bs := bundles(resp)
-	if len(bs) != 1 || int(bs[0][0].Number) < 1 || int(bs[0][0].Number) > len(q.cfg.TransformSets) {
+	if len(bs) != 1 || int(bs[0][0].Number) < 1 || int(bs[0][0].Number) > len(q.sets) {
 		return fmt.Errorf("peer chose no single proposal we made")
 	}
-	set := q.cfg.TransformSets[bs[0][0].Number-1]
+	set := q.sets[bs[0][0].Number-1]
 	chosen, p, ok := matchSet(set, bs[0], phase2Params{mode: q.params.mode}, func(g keymat.Group) bool { return g == q.params.pfs })
 	if !ok {
 		return fmt.Errorf("peer's choice does not match transform set %s", set.Name)
