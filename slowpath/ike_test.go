@@ -874,6 +874,13 @@ func TestIKEv1AHESPBundle(t *testing.T) {
 		if !protos["esp esp-aes 256 esp-sha-hmac"] || !protos["ah ah-sha-hmac"] {
 			t.Errorf("show crypto ipsec sa lists %v", protos)
 		}
+		// Show takes each SA's lifetime from what IKEv1 negotiated.
+		kids := s.ops.ikeChildren()
+		for _, sa := range append(flows[0].Inbound, flows[0].Outbound...) {
+			if kids[sa.SPI] == nil || sa.RemainingSec <= 0 {
+				t.Errorf("SA %08x: negotiated IPsec SA %v, %d s left", sa.SPI, kids[sa.SPI], sa.RemainingSec)
+			}
+		}
 	}
 
 	// A stream across a rekey triggered by the outbound AH SA's kilobyte

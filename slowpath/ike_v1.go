@@ -132,6 +132,15 @@ func (x *Negotiator) v1Child(spi uint32) (uint32, bool) {
 	return 0, false
 }
 
+// IPsecSAs implements ISAKMP: the IPsec SAs IKEv1 negotiated (an AH+ESP
+// bundle as two), without keys.
+func (x *Negotiator) IPsecSAs() []ike.ChildSA {
+	if x.V1 == nil {
+		return nil
+	}
+	return x.V1.IPsecSAs()
+}
+
 // ISAKMPSAs implements ISAKMP: show crypto isakmp sa.
 func (x *Negotiator) ISAKMPSAs() []control.ISAKMPSA {
 	out := []control.ISAKMPSA{}

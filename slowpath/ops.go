@@ -84,10 +84,12 @@ type IKE interface {
 	ClearIKESAs(peer netip.Addr)
 }
 
-// ISAKMP lists the IKEv1 SAs for show crypto isakmp sa; the IKEv1
+// ISAKMP lists the IKEv1 SAs for show crypto isakmp sa and the IPsec SAs
+// IKEv1 negotiated (lifetimes for show crypto ipsec sa); the IKEv1
 // engine's adapter implements it.
 type ISAKMP interface {
 	ISAKMPSAs() []control.ISAKMPSA
+	IPsecSAs() []ike.ChildSA
 }
 
 // cryptoSubsystems are what `debug crypto all` turns on.

@@ -269,16 +269,22 @@ func (g *Gateway) compiledEntries() map[entryKey]*config.CompiledEntry {
 	return out
 }
 
-// ikeChildren indexes the CHILD_SAs IKE knows by their SPIs.
+// ikeChildren indexes the CHILD_SAs IKEv2 and the IPsec SAs IKEv1 know by
+// their SPIs, for the lifetimes show prints.
 func (o *Ops) ikeChildren() map[uint32]*ike.ChildSA {
 	out := map[uint32]*ike.ChildSA{}
-	if o.cfg.IKE == nil {
-		return out
+	add := func(c *ike.ChildSA) { out[c.InSPI], out[c.OutSPI] = c, c }
+	if o.cfg.IKE != nil {
+		for _, sa := range o.cfg.IKE.SAs() {
+			for i := range sa.Children {
+				add(&sa.Children[i])
+			}
+		}
 	}
-	for _, sa := range o.cfg.IKE.SAs() {
-		for i := range sa.Children {
-			c := &sa.Children[i]
-			out[c.InSPI], out[c.OutSPI] = c, c
+	if o.cfg.ISAKMP != nil {
+		v1 := o.cfg.ISAKMP.IPsecSAs()
+		for i := range v1 {
+			add(&v1[i])
 		}
 	}
 	return out
