@@ -268,6 +268,40 @@ func startPair(t *testing.T, policyA, policyB string) *ikePair {
 // send feeds one datagram with sequence number seq from A's host to B's.
 func (p *ikePair) send(t *testing.T, seq uint32) { p.sendFrom(t, net.IP{10, 1, 1, 10}, seq) }
 
+// stream sends datagrams numbered from base every 200 µs until the
+// returned stop is called; stop waits for every one sent to arrive and
+// returns the number after the last.
+func (p *ikePair) stream(t *testing.T, base uint32) (stop func() uint32) {
+	quit, done := make(chan struct{}), make(chan uint32)
+	go func() {
+		s := base
+		for {
+			select {
+			case <-quit:
+				done <- s
+				return
+			default:
+			}
+			p.send(t, s)
+			s++
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	return func() uint32 {
+		close(quit)
+		last := <-done
+		waitFor(t, "the stream to arrive", 3*time.Second, func() bool {
+			for s := base; s < last; s++ {
+				if _, ok := p.received.Load(s); !ok {
+					return false
+				}
+			}
+			return true
+		})
+		return last
+	}
+}
+
 // sendFrom feeds one datagram from src on A's LAN to B's host.
 func (p *ikePair) sendFrom(t *testing.T, src net.IP, seq uint32) {
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: net.IP{10, 2, 1, 10}}
@@ -339,22 +373,7 @@ func TestIKETunnelAndRekeys(t *testing.T) {
 			// A continuous stream across a CHILD_SA rekey and an IKE SA
 			// rekey loses nothing.
 			base := seq + 1
-			stop := make(chan struct{})
-			done := make(chan uint32)
-			go func() {
-				s := base
-				for {
-					select {
-					case <-stop:
-						done <- s
-						return
-					default:
-					}
-					p.send(t, s)
-					s++
-					time.Sleep(200 * time.Microsecond)
-				}
-			}()
+			stop := p.stream(t, base)
 			time.Sleep(100 * time.Millisecond)
 			p.a.neg.Engine.RekeyChildSA(cs[0].InSPI)
 			waitFor(t, "the CHILD_SA rekey", 5*time.Second, func() bool {
@@ -368,16 +387,7 @@ func TestIKETunnelAndRekeys(t *testing.T) {
 				return len(s) == 1 && s[0].ID != ikeID && len(s[0].Children) == 1
 			})
 			time.Sleep(400 * time.Millisecond) // past the rekey grace
-			close(stop)
-			last := <-done
-			waitFor(t, "the stream to arrive", 3*time.Second, func() bool {
-				for s := base; s < last; s++ {
-					if _, ok := p.received.Load(s); !ok {
-						return false
-					}
-				}
-				return true
-			})
+			last := stop()
 			if n := len(p.a.gw.Engine.SAD().Table().SAs()); n != 2 {
 				t.Errorf("A's SAD holds %d SAs after the rekeys, want the new pair", n)
 			}
@@ -887,21 +897,7 @@ func TestIKEv1AHESPBundle(t *testing.T) {
 	// lifetime loses nothing, and every IPsec packet is AH around ESP.
 	oldOut, _ := bundle(p.a)
 	base := seq + 1
-	stop, done := make(chan struct{}), make(chan uint32)
-	go func() {
-		s := base
-		for {
-			select {
-			case <-stop:
-				done <- s
-				return
-			default:
-			}
-			p.send(t, s)
-			s++
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
+	stop := p.stream(t, base)
 	time.Sleep(50 * time.Millisecond)
 	p.a.neg.HandlePunt(&fastpath.Punt{Kind: fastpath.PuntSAExpiry, Iface: -1, SA: oldOut.Outer(), Expiry: sad.SoftExpired})
 	waitFor(t, "the bundle's rekey", 5*time.Second, func() bool {
@@ -911,16 +907,7 @@ func TestIKEv1AHESPBundle(t *testing.T) {
 	waitFor(t, "the old bundle to go at both ends", 5*time.Second, func() bool {
 		return p.a.gw.Engine.SAD().Table().Len() == 4 && p.b.gw.Engine.SAD().Table().Len() == 4
 	})
-	close(stop)
-	last := <-done
-	waitFor(t, "the stream to arrive", 3*time.Second, func() bool {
-		for s := base; s < last; s++ {
-			if _, ok := p.received.Load(s); !ok {
-				return false
-			}
-		}
-		return true
-	})
+	last := stop()
 	newOut, _ := bundle(p.a)
 	if newOut == oldOut || newOut.Outer() == oldOut.Outer() {
 		t.Fatal("the rekey did not replace both SAs of the bundle")
