@@ -9,10 +9,14 @@
 //
 // Contract with the engine (package fastpath):
 //
-//   - Packets are L3: a *packet.Buf whose frame starts at the IP header, with
-//     packet.Headroom in front for outer headers and tailroom for the ESP
-//     trailer and ICV. The engine strips Ethernet before calling and writes
-//     a fresh Ethernet header after.
+//   - Packets are L3: a *packet.Buf whose frame starts at the IP header and
+//     ends where the IP packet does, the header checked by the engine's
+//     ip-input (package hdr), with packet.Headroom in front for outer
+//     headers and tailroom for the ESP trailer and ICV. The engine strips
+//     Ethernet before calling and writes a fresh Ethernet header after. The
+//     nodes do not parse again what the engine parsed: tunnel mode
+//     encapsulates the packet as it is; transport mode and AH look for
+//     where their header goes.
 //
 //   - Outbound, the engine classifies a cleartext packet with the SPD and
 //     picks its outbound SA: an ESP SA (whose Outer AH SA, if bundled, is

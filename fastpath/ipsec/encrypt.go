@@ -195,13 +195,22 @@ func (n *Encryptor) classify(b *packet.Buf, sa *sad.SA, m *outMeta) stats.Reason
 		(sa.Outer() != nil && sa.Outer().Dead()) {
 		return stats.NoSA
 	}
-	l := &m.l
-	plen, ok := parseL3(b.Bytes(), l)
-	if !ok {
-		return stats.Malformed
-	}
-	b.SetLen(plen) // drop link-layer padding
-	if sa.Mode() == sad.Transport {
+	l, f := &m.l, b.Bytes()
+	plen := len(f)
+	if sa.Mode() == sad.Tunnel {
+		// The engine parsed and checked the header and cut the frame to
+		// the packet (package doc): the whole of it goes inside, and
+		// only its version matters here.
+		if plen == 0 || f[0]>>4 != 4 && f[0]>>4 != 6 {
+			return stats.Malformed
+		}
+		l.ver = f[0] >> 4
+	} else {
+		var ok bool
+		if plen, ok = parseL3(f, l); !ok {
+			return stats.Malformed
+		}
+		b.SetLen(plen)
 		// Transport mode protects whole packets sent to the peer itself.
 		if l.frag || (l.ver == 4) != sa.Local().Is4() || dst(b.Bytes(), l.ver) != sa.Remote() {
 			return stats.PolicyMismatch

@@ -217,15 +217,25 @@ func (p *pair) free(bufs []*packet.Buf) {
 	}
 }
 
-// seal runs frames through A's encryptor.
+// seal runs frames through A's encryptor as the engine hands them over:
+// headers parsed and frames cut to the IP packet; a packet hdr.Parse
+// refuses never reaches the node and keeps that verdict.
 func (p *pair) seal(frames ...[]byte) ([]*packet.Buf, []stats.Reason) {
 	bufs := p.load(frames...)
-	sas := make([]*sad.SA, len(bufs))
+	v := make([]stats.Reason, len(bufs))
+	in, _ := parseOuter(bufs, v)
+	sas, inV := make([]*sad.SA, len(in)), make([]stats.Reason, len(in))
 	for i := range sas {
 		sas[i] = p.out
 	}
-	v := make([]stats.Reason, len(bufs))
-	p.enc.Process(bufs, sas, v)
+	p.enc.Process(in, sas, inV)
+	k := 0
+	for i := range bufs {
+		if v[i] == stats.None {
+			v[i] = inV[k]
+			k++
+		}
+	}
 	return bufs, v
 }
 
@@ -248,9 +258,9 @@ func (p *pair) open(bufs []*packet.Buf) ([]*sad.SA, []stats.Reason) {
 	return sas, v
 }
 
-// parseOuter parses the outer headers of bufs as the engine does, leaving
-// the verdicts of those it refuses in v, and returns the others with their
-// headers.
+// parseOuter parses the IP headers of bufs as the engine's ip-input does,
+// cutting each frame to its packet, leaving the verdicts of those it
+// refuses in v, and returns the others with their headers.
 func parseOuter(bufs []*packet.Buf, v []stats.Reason) ([]*packet.Buf, []hdr.Meta) {
 	var in []*packet.Buf
 	var hdrs []hdr.Meta
