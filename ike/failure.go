@@ -26,6 +26,9 @@ type Failure struct {
 	Code string
 	// ByPeer: the peer refused (its notify); otherwise this gateway did.
 	ByPeer bool
+	// IKEv1: negotiated with IKEv1, where "ike" is the ISAKMP SA (main
+	// mode) and "child" an IPsec SA (quick mode).
+	IKEv1  bool
 	Detail string
 	At     time.Time
 }

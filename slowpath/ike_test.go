@@ -1015,7 +1015,7 @@ func TestIKEv1Failures(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(x.Problems, "\n")
-	if !strings.Contains(text, "last attempt (CHILD_SA) failed") || !strings.Contains(text, "ago: NO_PROPOSAL_CHOSEN from 192.0.2.2 (no common transform set") ||
+	if !strings.Contains(text, "last attempt (IPsec SA) failed") || !strings.Contains(text, "ago: NO_PROPOSAL_CHOSEN from 192.0.2.2 (no common transform set") ||
 		!strings.Contains(text, "the ISAKMP SA with 192.0.2.2 is up (QM_IDLE)") {
 		t.Errorf("explain at A: %s", text)
 	}

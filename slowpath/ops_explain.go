@@ -370,7 +370,7 @@ func (tr *tracer) ikeState(ce *config.CompiledEntry) []string {
 				}
 			}
 		}
-		if f := lastFailure(tr.ike, ce, peer); f != nil {
+		if f := lastFailure(tr.ike, ce, peer, false); f != nil {
 			out = append(out, failureText(f, time.Now()))
 		}
 		switch state {
@@ -401,7 +401,7 @@ func (tr *tracer) isakmpState(ce *config.CompiledEntry) []string {
 			}
 		}
 		if tr.ike != nil {
-			if f := lastFailure(tr.ike, ce, peer); f != nil {
+			if f := lastFailure(tr.ike, ce, peer, true); f != nil {
 				out = append(out, failureText(f, time.Now()))
 			}
 		}
@@ -418,11 +418,13 @@ func (tr *tracer) isakmpState(ce *config.CompiledEntry) []string {
 }
 
 // lastFailure is the newest failed negotiation with peer for entry ce (or
-// for its IKE SA, before an entry was chosen).
-func lastFailure(e IKE, ce *config.CompiledEntry, peer netip.Addr) *ike.Failure {
+// for its IKE SA, before an entry was chosen), by the IKEv1 engine when
+// ikev1 is set, else by IKEv2's: a failure of one version says nothing of
+// an entry the other negotiates.
+func lastFailure(e IKE, ce *config.CompiledEntry, peer netip.Addr, ikev1 bool) *ike.Failure {
 	last, _ := e.Failures() // newest first
 	for i := range last {
-		if f := &last[i]; f.Remote == peer && (f.Child == "" || f.Child == ce.Name()) {
+		if f := &last[i]; f.Remote == peer && f.IKEv1 == ikev1 && (f.Child == "" || f.Child == ce.Name()) {
 			return f
 		}
 	}
@@ -443,8 +445,13 @@ func failureText(f *ike.Failure, now time.Time) string {
 	default:
 		who = fmt.Sprintf("%s: this gateway refused %s", f.Code, f.Remote)
 	}
-	kind := "CHILD_SA"
-	if f.SA == "ike" {
+	kind := "CHILD_SA" // IOS's words for each version's SAs
+	switch {
+	case f.IKEv1 && f.SA == "ike":
+		kind = "ISAKMP SA"
+	case f.IKEv1:
+		kind = "IPsec SA"
+	case f.SA == "ike":
 		kind = "IKE SA"
 	}
 	s := fmt.Sprintf("last attempt (%s) failed %s ago: %s", kind, ago, who)

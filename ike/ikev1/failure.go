@@ -24,7 +24,7 @@ func (e *Engine) Failures() ([]ike.Failure, []ike.FailureCount) { return e.failu
 // (nil before a configuration matched) and entry child at remote, under
 // err's code.
 func (e *Engine) failed(kind string, p *PeerConfig, child string, remote netip.Addr, err error) {
-	f := ike.Failure{SA: kind, Child: child, Remote: remote, Detail: err.Error(), At: e.clk.Now()}
+	f := ike.Failure{SA: kind, Child: child, Remote: remote, IKEv1: true, Detail: err.Error(), At: e.clk.Now()}
 	f.Code, f.ByPeer = ike.FailureCode(err)
 	if p != nil {
 		f.Peer = p.Name
