@@ -103,12 +103,20 @@ func (e *Engine) SoftExpire(spi uint32) {
 }
 
 // HardExpire reports that the CHILD_SA with inbound SPI spi reached its
-// hard kilobyte limit: it is deleted.
+// hard kilobyte limit: it is deleted. When its rekey is still unanswered,
+// the request goes out again at once: the fast path has stopped using the
+// SA, so traffic waits for the successor, and a lost request would
+// otherwise wait for its retransmission timer (4 s by default).
 func (e *Engine) HardExpire(spi uint32) {
 	e.post(func() {
-		if c := e.spis[spi]; c != nil {
-			e.deleteChild(c, ReasonExpired)
+		c := e.spis[spi]
+		if c == nil {
+			return
 		}
+		if c.state == childRekeying && c.rekeyTask != nil {
+			c.ike.resendNow(c.rekeyTask)
+		}
+		e.deleteChild(c, ReasonExpired)
 	})
 }
 

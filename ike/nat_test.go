@@ -152,3 +152,31 @@ func TestKilobyteExpiryFromFastPath(t *testing.T) {
 		t.Fatalf("peer: %v", ev)
 	}
 }
+
+// TestHardExpiryResendsLostRekey: a CHILD_SA whose rekey request was lost
+// reaches its hard limit; the request goes out again at once instead of
+// after the retransmission timeout (the clock is fake and never moves, so
+// only the immediate resend can complete the rekey).
+func TestHardExpiryResendsLostRekey(t *testing.T) {
+	pa, pb := defaultPeers()
+	a, b, _ := newPair(t, pa, pb, pairOpts{fake: true})
+	sa, _ := establish(t, a, b)
+	ia := len(a.rec.snapshot())
+	a.gate.mu.Lock()
+	a.gate.drop = true // the rekey request is lost
+	a.gate.mu.Unlock()
+	a.e.SoftExpire(sa.InSPI)
+	a.e.sync(func() {})
+	a.gate.mu.Lock()
+	a.gate.drop = false
+	lost := a.gate.dropped
+	a.gate.mu.Unlock()
+	if lost != 1 {
+		t.Fatalf("%d messages dropped, want the rekey request", lost)
+	}
+	a.e.HardExpire(sa.InSPI)
+	ev := a.rec.wait(&ia, kind("out"))
+	if ev.old != sa {
+		t.Fatalf("the rekey did not complete: %v", ev)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"ipsecgw/ike/keymat"
@@ -266,6 +267,21 @@ func (sa *ikeSA) transmit(x *exchange) {
 		d = sa.e.cfg.Retransmit.delay(x.sent - 1)
 	}
 	x.timer = sa.e.after(d, func() { sa.retransmit(x) })
+}
+
+// resendNow sends the outstanding request carrying t once more, now,
+// leaving its retransmission schedule as it was; nothing when t's request
+// is not the one in flight (still queued, or answered).
+func (sa *ikeSA) resendNow(t task) {
+	x := sa.active
+	if x == nil || !slices.Contains(x.tasks, t) {
+		return
+	}
+	sa.e.stats.inc(cRetransmit)
+	sa.log.Debug("resending at once", "exchange", x.typ, "message_id", x.id)
+	for _, p := range x.packets {
+		sa.e.send(sa.local, sa.remote, p)
+	}
 }
 
 func (sa *ikeSA) retransmit(x *exchange) {
