@@ -447,11 +447,11 @@ func failureText(f *ike.Failure, now time.Time) string {
 	}
 	kind := "CHILD_SA" // IOS's words for each version's SAs
 	switch {
-	case f.IKEv1 && f.SA == "ike":
+	case f.IKEv1 && f.SA == ike.FailureIKE:
 		kind = "ISAKMP SA"
 	case f.IKEv1:
 		kind = "IPsec SA"
-	case f.SA == "ike":
+	case f.SA == ike.FailureIKE:
 		kind = "IKE SA"
 	}
 	s := fmt.Sprintf("last attempt (%s) failed %s ago: %s", kind, ago, who)
